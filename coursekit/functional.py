@@ -1,0 +1,388 @@
+"""Pure forward/backward pairs: the mathematics of every layer, without state.
+
+Every operation ``op`` comes as two functions::
+
+    out, cache = op_forward(x, ...)        # cache: a small named tuple
+    dx         = op_backward(dout, cache)  # or a tuple (dx, dparam, ...)
+
+``dout`` is the upstream gradient dJ/d(out), with the shape of ``out``; the
+backward pass returns dJ/dx with the shape of ``x``.  These are vector-Jacobian
+products: the Jacobian d(out)/dx is never formed.
+
+Notation follows the lectures: a layer computes s = W x + b with W of shape
+(m, d).  A batch stacks examples as rows, X: (N, d), so the batch version is
+S = X W^T + b, of shape (N, m).
+
+Arrays may be float32 or float64; outputs keep the input's dtype.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _checks
+
+
+def _upstream(dout, expected_shape: tuple, where: str) -> np.ndarray:
+    """Check that the upstream gradient has the shape of the forward output."""
+    dout = _checks.float_array(dout, "dout", where)
+    if dout.shape != expected_shape:
+        raise ValueError(
+            f"{where}: dout must have the shape of the forward output {expected_shape}, "
+            f"got {dout.shape}"
+        )
+    return dout
+
+
+# ----------------------------------------------------------------------------
+# Linear: S = X W^T + b
+# ----------------------------------------------------------------------------
+class LinearCache(NamedTuple):
+    x: np.ndarray  # (N, d) input
+    W: np.ndarray  # (m, d) weights
+
+
+def linear_forward(x, W, b):
+    """Affine layer, S = X W^T + b.
+
+    x: (N, d) batch, W: (m, d), b: (m,)  ->  s: (N, m).
+    Row n of S is the lecture's s = W x_n + b.
+    """
+    where = "linear_forward"
+    W = _checks.float_array(W, "W", where)
+    if W.ndim != 2:
+        raise ValueError(f"{where}: W must have shape (m, d), got {W.shape}")
+    x = _checks.batch(x, "x", where, features=W.shape[1])
+    b = _checks.shape(b, (W.shape[0],), "b", where)
+    s = x @ W.T
+    s += b
+    return s, LinearCache(x, W)
+
+
+def linear_backward(dout, cache: LinearCache):
+    """Gradients of S = X W^T + b.
+
+    dout: (N, m) = dJ/dS  ->  dx: (N, d), dW: (m, d), db: (m,)
+        dx = dout W          (each example: dJ/dx = W^T g)
+        dW = dout^T X        (the sum over n of g_n x_n^T)
+        db = sum_n dout_n
+    """
+    x, W = cache
+    dout = _upstream(dout, (x.shape[0], W.shape[0]), "linear_backward")
+    dx = dout @ W
+    dW = dout.T @ x
+    db = dout.sum(axis=0)
+    return dx, dW, db
+
+
+# ----------------------------------------------------------------------------
+# Element-wise activations: h = f(s), dJ/ds = dJ/dh * f'(s)
+# (the Jacobian is diag f'(s), so the product is element-wise)
+# ----------------------------------------------------------------------------
+class ReluCache(NamedTuple):
+    x: np.ndarray
+
+
+def relu_forward(x):
+    """ReLU, h = max(0, s), element-wise; any shape."""
+    x = _checks.float_array(x, "x", "relu_forward")
+    return np.maximum(x, 0), ReluCache(x)
+
+
+def relu_backward(dout, cache: ReluCache):
+    """dJ/ds = dJ/dh * 1[s > 0].  At s = 0 we use the subgradient 0."""
+    dout = _upstream(dout, cache.x.shape, "relu_backward")
+    return dout * (cache.x > 0)
+
+
+class LeakyReluCache(NamedTuple):
+    x: np.ndarray
+    alpha: float
+
+
+def leaky_relu_forward(x, alpha: float = 0.01):
+    """Leaky ReLU, h = s if s > 0 else alpha * s, element-wise."""
+    x = _checks.float_array(x, "x", "leaky_relu_forward")
+    return np.where(x > 0, x, alpha * x), LeakyReluCache(x, float(alpha))
+
+
+def leaky_relu_backward(dout, cache: LeakyReluCache):
+    """dJ/ds = dJ/dh * (1 if s > 0 else alpha)."""
+    dout = _upstream(dout, cache.x.shape, "leaky_relu_backward")
+    return dout * np.where(cache.x > 0, 1.0, cache.alpha).astype(dout.dtype)
+
+
+class EluCache(NamedTuple):
+    x: np.ndarray
+    out: np.ndarray
+    alpha: float
+
+
+def elu_forward(x, alpha: float = 1.0):
+    """ELU, h = s if s > 0 else alpha * (exp(s) - 1), element-wise.
+
+    expm1 keeps accuracy for small |s|; clipping at 0 keeps exp from overflowing
+    on the branch that np.where discards.
+    """
+    x = _checks.float_array(x, "x", "elu_forward")
+    out = np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+    return out, EluCache(x, out, float(alpha))
+
+
+def elu_backward(dout, cache: EluCache):
+    """dJ/ds = dJ/dh * (1 if s > 0 else alpha * exp(s)), and alpha*exp(s) = h + alpha."""
+    dout = _upstream(dout, cache.x.shape, "elu_backward")
+    return dout * np.where(cache.x > 0, 1.0, cache.out + cache.alpha)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """sigma(s) = 1 / (1 + exp(-s)), computed without overflow for any s.
+
+    For s < 0 the equivalent form exp(s) / (1 + exp(s)) is used, so exp never
+    sees a large positive argument.
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class SigmoidCache(NamedTuple):
+    out: np.ndarray
+
+
+def sigmoid_forward(x):
+    """Logistic sigmoid, h = sigma(s), element-wise."""
+    x = _checks.float_array(x, "x", "sigmoid_forward")
+    out = sigmoid(x)
+    return out, SigmoidCache(out)
+
+
+def sigmoid_backward(dout, cache: SigmoidCache):
+    """dJ/ds = dJ/dh * sigma(s) (1 - sigma(s))."""
+    dout = _upstream(dout, cache.out.shape, "sigmoid_backward")
+    return dout * cache.out * (1 - cache.out)
+
+
+class TanhCache(NamedTuple):
+    out: np.ndarray
+
+
+def tanh_forward(x):
+    """Hyperbolic tangent, h = tanh(s), element-wise."""
+    x = _checks.float_array(x, "x", "tanh_forward")
+    out = np.tanh(x)
+    return out, TanhCache(out)
+
+
+def tanh_backward(dout, cache: TanhCache):
+    """dJ/ds = dJ/dh * (1 - tanh(s)^2)."""
+    dout = _upstream(dout, cache.out.shape, "tanh_backward")
+    return dout * (1 - cache.out**2)
+
+
+class SwishCache(NamedTuple):
+    x: np.ndarray
+    sig: np.ndarray  # sigma(beta * s)
+    beta: float
+
+
+def swish_forward(x, beta: float = 1.0):
+    """Swish, h = s * sigma(beta s), element-wise."""
+    x = _checks.float_array(x, "x", "swish_forward")
+    sig = sigmoid(beta * x)
+    return x * sig, SwishCache(x, sig, float(beta))
+
+
+def swish_backward(dout, cache: SwishCache):
+    """dJ/ds = dJ/dh * (sigma(beta s) + beta s sigma(beta s) (1 - sigma(beta s)))."""
+    x, sig, beta = cache
+    dout = _upstream(dout, x.shape, "swish_backward")
+    return dout * (sig + beta * x * sig * (1 - sig))
+
+
+# ----------------------------------------------------------------------------
+# Softmax and the losses
+# ----------------------------------------------------------------------------
+def _log_softmax(s: np.ndarray) -> np.ndarray:
+    """log p = s - max(s) - log sum exp(s - max(s)), row-wise: never overflows."""
+    shifted = s - s.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+class SoftmaxCache(NamedTuple):
+    p: np.ndarray  # (N, C)
+
+
+def softmax_forward(s):
+    """Row-wise softmax, p = exp(s) / 1^T exp(s).
+
+    s: (N, C) scores -> p: (N, C), each row non-negative and summing to 1.
+    """
+    s = _checks.batch(s, "s", "softmax_forward")
+    p = np.exp(_log_softmax(s))
+    return p, SoftmaxCache(p)
+
+
+def softmax_backward(dout, cache: SoftmaxCache):
+    """Multiply by the softmax Jacobian dp/ds = diag(p) - p p^T, row by row.
+
+    dout: (N, C) = dJ/dp  ->  dJ/ds = p * (dout - <dout, p>)   (N, C)
+    """
+    p = cache.p
+    dout = _upstream(dout, p.shape, "softmax_backward")
+    return p * (dout - (dout * p).sum(axis=1, keepdims=True))
+
+
+def softmax_cross_entropy(scores, y):
+    """Mean cross-entropy of the softmax of ``scores`` against integer labels.
+
+    scores: (N, C), y: (N,) ints in [0, C).
+        J = (1/N) sum_n -log p_{n, y_n},   p_n = softmax(s_n)
+        dJ/ds_n = (p_n - onehot(y_n)) / N      (the lecture's (p - y)^T)
+    Returns (loss: float, dscores: (N, C)).  Stable for scores of any size.
+    """
+    where = "softmax_cross_entropy"
+    scores = _checks.batch(scores, "scores", where)
+    _checks.finite(scores, "scores", where)
+    n, c = scores.shape
+    y = _checks.labels(y, n, c, where)
+    log_p = _log_softmax(scores)
+    rows = np.arange(n)
+    loss = -log_p[rows, y].mean()
+    dscores = np.exp(log_p)
+    dscores[rows, y] -= 1
+    dscores /= n
+    return float(loss), dscores
+
+
+class MseCache(NamedTuple):
+    diff: np.ndarray  # (N, K) prediction - target
+
+
+def mse_forward(pred, target):
+    """Mean squared error over the batch, J = (1/N) sum_n ||yhat_n - y_n||^2.
+
+    pred, target: (N, K) with identical shapes (no broadcasting).
+    """
+    where = "mse_forward"
+    pred = _checks.batch(pred, "pred", where)
+    target = _checks.float_array(target, "target", where)
+    _checks.same_shape(pred, target, ("pred", "target"), where)
+    _checks.finite(pred, "pred", where)
+    _checks.finite(target, "target", where)
+    diff = pred - target
+    loss = float((diff**2).sum() / pred.shape[0])
+    return loss, MseCache(diff)
+
+
+def mse_backward(cache: MseCache, dloss: float = 1.0):
+    """dJ/dyhat = 2 (yhat - y) / N, scaled by the upstream scalar ``dloss``."""
+    return dloss * 2 * cache.diff / cache.diff.shape[0]
+
+
+def mse(pred, target):
+    """MSE as one call: returns (loss, dpred); see mse_forward."""
+    loss, cache = mse_forward(pred, target)
+    return loss, mse_backward(cache)
+
+
+# ----------------------------------------------------------------------------
+# Batch normalisation
+# ----------------------------------------------------------------------------
+class BatchnormCache(NamedTuple):
+    xhat: np.ndarray  # (N, D) normalised input
+    gamma: np.ndarray  # (D,)
+    inv_std: np.ndarray  # (D,) 1 / sqrt(var + eps)
+    train: bool
+    mean: np.ndarray  # (D,) statistics used (batch in training, running in test)
+    var: np.ndarray  # (D,)
+
+
+def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, train: bool = True,
+                      running_mean=None, running_var=None):
+    """Batch normalisation of each feature (column).
+
+    x: (N, D), gamma, beta: (D,) -> out: (N, D)
+    Training mode uses the batch statistics (biased variance, as in the lecture):
+        mu = (1/N) sum_n x_n,  v = (1/N) sum_n (x_n - mu)^2
+        xhat = (x - mu) / sqrt(v + eps),   out = gamma * xhat + beta
+    Test mode uses ``running_mean`` and ``running_var`` instead of mu and v.
+    The cache carries the statistics used, so a layer can update running averages.
+    A constant feature gives v = 0; eps keeps the output finite (it becomes beta).
+    """
+    where = "batchnorm_forward"
+    x = _checks.batch(x, "x", where)
+    d = x.shape[1]
+    gamma = _checks.shape(gamma, (d,), "gamma", where)
+    beta = _checks.shape(beta, (d,), "beta", where)
+    if train:
+        mean = x.mean(axis=0)
+        centred = x - mean
+        var = (centred**2).mean(axis=0)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{where}: test mode (train=False) needs running_mean and running_var")
+        mean = _checks.shape(running_mean, (d,), "running_mean", where)
+        var = _checks.shape(running_var, (d,), "running_var", where)
+        centred = x - mean
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = centred * inv_std
+    out = gamma * xhat + beta
+    return out, BatchnormCache(xhat, gamma, inv_std, bool(train), mean, var)
+
+
+def batchnorm_backward(dout, cache: BatchnormCache):
+    """Gradients of batch normalisation.
+
+    dout: (N, D) -> dx: (N, D), dgamma: (D,), dbeta: (D,)
+        dgamma = sum_n dout_n * xhat_n,   dbeta = sum_n dout_n,   g = dout * gamma
+    Training mode (mu and v depend on every x_n), the compact form of the lecture's
+    derivation through dJ/dv and dJ/dmu:
+        dx = inv_std / N * (N g - sum_n g_n - xhat * sum_n (g_n * xhat_n))
+    Test mode (constant statistics): dx = g * inv_std.
+    """
+    xhat, gamma, inv_std, train = cache.xhat, cache.gamma, cache.inv_std, cache.train
+    dout = _upstream(dout, xhat.shape, "batchnorm_backward")
+    dgamma = (dout * xhat).sum(axis=0)
+    dbeta = dout.sum(axis=0)
+    g = dout * gamma
+    if not train:
+        return g * inv_std, dgamma, dbeta
+    n = xhat.shape[0]
+    dx = (inv_std / n) * (n * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))
+    return dx, dgamma, dbeta
+
+
+# ----------------------------------------------------------------------------
+# Dropout (inverted)
+# ----------------------------------------------------------------------------
+class DropoutCache(NamedTuple):
+    mask: np.ndarray | None  # kept / (1 - p), or None in test mode
+
+
+def dropout_forward(x, p: float, rng: np.random.Generator, train: bool = True):
+    """Inverted dropout: drop each unit with probability p, scale survivors by 1/(1-p).
+
+    x: any shape.  E[out] = x, so test mode is the identity and needs no rescaling.
+    rng: a numpy Generator (the caller owns the randomness, see coursekit.layers.Dropout).
+    """
+    where = "dropout_forward"
+    x = _checks.float_array(x, "x", where)
+    p = _checks.probability(p, "p (the drop probability)", where)
+    if not train or p == 0.0:
+        return x.copy(), DropoutCache(None)
+    mask = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
+    return x * mask, DropoutCache(mask)
+
+
+def dropout_backward(dout, cache: DropoutCache):
+    """dJ/dx = dJ/dout * mask (the same units are dropped as in the forward pass)."""
+    dout = _checks.float_array(dout, "dout", "dropout_backward")
+    if cache.mask is None:
+        return dout.copy()
+    if dout.shape != cache.mask.shape:
+        raise ValueError(
+            f"dropout_backward: dout must have the shape of the forward output "
+            f"{cache.mask.shape}, got {dout.shape}"
+        )
+    return dout * cache.mask

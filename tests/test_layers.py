@@ -1,0 +1,182 @@
+"""Layers, losses and Sequential: gradients, state, and errors that name the layer."""
+import numpy as np
+import pytest
+
+from coursekit import layers as L
+from coursekit import losses
+from coursekit.gradcheck import numerical_gradient
+
+from test_functional import TOL, away_from_zero, rel_err
+
+
+def layer_gradients_match(layer, x, rng, train=True):
+    """Check dx and every parameter gradient of ``layer`` with J = sum(G * layer(x))."""
+    G = rng.normal(size=layer.forward(x, train=train).shape)
+    dx = layer.backward(G)
+    errors = {"dx": rel_err(dx, numerical_gradient(lambda z: np.sum(G * layer.forward(z, train=train)), x.copy()))}
+    layer.forward(x, train=train)
+    layer.backward(G)
+    analytic = {k: g.copy() for k, g in layer.grads.items()}
+    for name, p in layer.params.items():
+        # numerical_gradient perturbs p in place, which is the parameter the layer reads
+        errors[name] = rel_err(analytic[name], numerical_gradient(lambda _: np.sum(G * layer.forward(x, train=train)), p))
+    return errors
+
+
+LAYERS = {
+    "Linear": lambda rng: L.Linear(5, 4, rng=rng),
+    "ReLU": lambda rng: L.ReLU(),
+    "LeakyReLU": lambda rng: L.LeakyReLU(0.2),
+    "ELU": lambda rng: L.ELU(0.7),
+    "Sigmoid": lambda rng: L.Sigmoid(),
+    "Tanh": lambda rng: L.Tanh(),
+    "Swish": lambda rng: L.Swish(1.5),
+    "BatchNorm": lambda rng: L.BatchNorm(5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("seed", range(2))
+def test_layer_gradients(name, seed):
+    rng = np.random.default_rng(seed)
+    layer = LAYERS[name](rng)
+    if name == "BatchNorm":
+        layer.params["gamma"][:] = rng.normal(size=5)
+        layer.params["beta"][:] = rng.normal(size=5)
+    x = away_from_zero(rng, (int(rng.integers(2, 8)), 5))
+    for key, err in layer_gradients_match(layer, x, rng).items():
+        assert err < TOL, f"{name}: gradient of {key} has relative error {err:.2e}"
+
+
+def test_dropout_layer_gradient_with_fixed_mask():
+    layer = L.Dropout(0.3, rng=0)
+    x = np.random.default_rng(1).normal(size=(4, 6))
+    y = layer.forward(x)
+    G = np.random.default_rng(2).normal(size=y.shape)
+    mask = y / np.where(x == 0, 1, x)
+    np.testing.assert_allclose(layer.backward(G), G * mask)
+
+
+def test_sequential_gradients_and_flat_keys():
+    rng = np.random.default_rng(3)
+    model = L.Sequential(L.Linear(4, 6, rng=rng), L.BatchNorm(6), L.Tanh(), L.Linear(6, 3, rng=rng))
+    assert list(model.params) == ["0.W", "0.b", "1.gamma", "1.beta", "3.W", "3.b"]
+    assert all(model.params[k].shape == model.grads[k].shape for k in model.params)
+    x, y = rng.normal(size=(7, 4)), rng.integers(0, 3, size=7)
+    loss = losses.SoftmaxCrossEntropy()
+
+    def J(_=None):
+        return loss.forward(model.forward(x), y)
+
+    J()
+    model.backward(loss.backward())
+    analytic = {k: g.copy() for k, g in model.grads.items()}
+    for key, p in model.params.items():
+        assert rel_err(analytic[key], numerical_gradient(J, p)) < TOL, key
+
+
+def test_sequential_params_are_the_layers_arrays():
+    model = L.Sequential(L.Linear(2, 2, rng=0))
+    model.params["0.W"][...] = 7.0
+    assert np.all(model.layers[0].params["W"] == 7.0)
+
+
+def test_linear_shapes_and_init():
+    layer = L.Linear(3, 5, init="zeros")
+    assert layer.params["W"].shape == (5, 3) and layer.params["b"].shape == (5,)
+    assert np.all(layer.params["W"] == 0)
+    assert L.Linear(3, 5, dtype=np.float32).params["W"].dtype == np.float32
+
+
+def test_linear_same_seed_same_weights():
+    a, b = L.Linear(8, 4, rng=42), L.Linear(8, 4, rng=42)
+    np.testing.assert_array_equal(a.params["W"], b.params["W"])
+
+
+def test_batchnorm_running_statistics_and_test_mode():
+    rng = np.random.default_rng(0)
+    bn = L.BatchNorm(3, momentum=0.8)
+    batches = [rng.normal(4.0, 2.0, size=(32, 3)) for _ in range(3)]
+    mean, var = np.zeros(3), np.ones(3)
+    for xb in batches:
+        bn.forward(xb, train=True)
+        mean = 0.8 * mean + 0.2 * xb.mean(0)
+        var = 0.8 * var + 0.2 * xb.var(0)
+    np.testing.assert_allclose(bn.running_mean, mean)
+    np.testing.assert_allclose(bn.running_var, var)
+    x_test = rng.normal(size=(5, 3))
+    before = bn.running_mean.copy()
+    out = bn.forward(x_test, train=False)
+    np.testing.assert_allclose(out, (x_test - mean) / np.sqrt(var + bn.eps))
+    np.testing.assert_array_equal(bn.running_mean, before)  # test mode leaves them alone
+
+
+def test_dropout_layer_is_identity_at_test_time_and_reproducible():
+    x = np.ones((3, 4))
+    np.testing.assert_array_equal(L.Dropout(0.5, rng=0).forward(x, train=False), x)
+    np.testing.assert_array_equal(L.Dropout(0.5, rng=1).forward(x), L.Dropout(0.5, rng=1).forward(x))
+
+
+def test_l2_penalty_covers_weights_not_biases():
+    params = {"0.W": np.array([[1.0, 2.0]]), "0.b": np.array([5.0]), "1.gamma": np.array([3.0])}
+    value, grads = losses.l2_penalty(params, 0.1)
+    assert value == pytest.approx(0.1 * 5.0)
+    assert list(grads) == ["0.W"]
+    np.testing.assert_allclose(grads["0.W"], 2 * 0.1 * params["0.W"])
+    assert rel_err(grads["0.W"], numerical_gradient(lambda w: losses.l2_penalty({"W": w}, 0.1)[0], params["0.W"].copy())) < TOL
+
+
+def test_mse_loss_class():
+    mse = losses.MSE()
+    pred, target = np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [0.0, 1.0]])
+    assert mse(pred, target) == pytest.approx((1 + 4 + 1) / 2)
+    np.testing.assert_allclose(mse.backward(), (pred - target))  # 2 (yhat - y) / N with N = 2
+
+
+# --------------------------------------------------------------------------- bad input
+def test_linear_names_itself_in_shape_errors():
+    with pytest.raises(ValueError, match=r"Linear\(4, 2\)\.forward: .*expected x of shape \(N, 4\), got \(5, 3\)"):
+        L.Linear(4, 2).forward(np.ones((5, 3)))
+
+
+def test_linear_rejects_1d_batch():
+    with pytest.raises(ValueError, match=r"Linear\(4, 2\)\.forward: .*1-D array of shape \(4,\)"):
+        L.Linear(4, 2).forward(np.ones(4))
+
+
+@pytest.mark.parametrize("make", [lambda: L.Linear(3, 2), L.ReLU, L.Sigmoid, lambda: L.BatchNorm(3),
+                                  lambda: L.Dropout(0.5), lambda: L.Sequential(L.Linear(3, 2))])
+def test_backward_before_forward(make):
+    layer = make()
+    with pytest.raises(RuntimeError, match=r"backward was called before forward"):
+        layer.backward(np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("loss", [losses.SoftmaxCrossEntropy(), losses.MSE()])
+def test_loss_backward_before_forward(loss):
+    with pytest.raises(RuntimeError, match=r"backward was called before forward"):
+        loss.backward()
+
+
+def test_integer_input_to_layer():
+    with pytest.raises(TypeError, match=r"Linear\(3, 2\)\.forward: .*float32 or float64 array, got dtype int64"):
+        L.Linear(3, 2).forward(np.ones((4, 3), dtype=np.int64))
+    with pytest.raises(TypeError, match=r"Tanh\(\)\.forward: .*got dtype float16"):
+        L.Tanh().forward(np.ones((4, 3), dtype=np.float16))
+
+
+def test_batchnorm_wrong_width():
+    with pytest.raises(ValueError, match=r"BatchNorm\(3\)\.forward: .*expected x of shape \(N, 3\), got \(4, 2\)"):
+        L.BatchNorm(3).forward(np.ones((4, 2)))
+
+
+def test_loss_rejects_nan_scores_and_labels_out_of_range():
+    with pytest.raises(FloatingPointError, match="NaN or inf"):
+        losses.SoftmaxCrossEntropy().forward(np.array([[np.nan, 0.0]]), np.array([0]))
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\] for 2 classes"):
+        losses.SoftmaxCrossEntropy().forward(np.zeros((1, 2)), np.array([2]))
+
+
+def test_sequential_rejects_non_layers():
+    with pytest.raises(TypeError, match="item 1 is a function"):
+        L.Sequential(L.ReLU(), np.tanh)
