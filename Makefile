@@ -4,10 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all test install demo bench clean
+.PHONY: all test install demo bench clean book book-assets lab browser
 
 # The main job: install, then run the course end to end.
-all: install demo
+all: install demo book
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,43 @@ install: $(STAMP)
 demo: install
 	MPLBACKEND=Agg $(PY) -m coursekit.demo
 
+# ---------------------------------------------------------------------------
+# The book (book/README.md). Offline browser assets: `npm ci` installs the
+# versions pinned in book/package-lock.json into book/node_modules (ignored);
+# copy_assets.py copies the few files the pages load into book/_assets (ignored).
+BOOK_NPM    := book/node_modules/.package-lock.json
+BOOK_ASSETS := book/_assets/.copied
+
+$(BOOK_NPM): book/package.json book/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; \
+	  else echo "npm is missing: install Node.js/npm (Debian: apt-get install npm)" >&2; exit 1; fi; }
+	cd book && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+$(BOOK_ASSETS): $(BOOK_NPM) book/copy_assets.py book/static_src/require-config.js
+	$(PYTHON) book/copy_assets.py
+	touch $@
+
+book-assets: $(BOOK_ASSETS)
+
+# Execute every chapter and build the offline HTML book into book/_build/html;
+# prints each chapter's execution time. Fails if any cell fails.
+book: install book-assets
+	$(PY) book/build.py
+
+# JupyterLab on book/: jupytext opens the .md chapters as notebooks.
+lab: install
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=book $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+# Headless Chromium for the book's browser test (tests/test_book.py).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "warning: /usr/bin/chromium is missing and we are not root: the browser test will be skipped (it fails under CI=true)" >&2; fi
+
 # All tests (what .ci/run calls).
-test: install
+test: install book-assets browser
 	MPLBACKEND=Agg $(PY) -m pytest -n 2 -q
 
 bench: install

@@ -13,6 +13,8 @@ _config.yml lists as `html_static_path`, so Sphinx copies them to
   _assets/mathjax/input/tex/extensions/   TeX packages MathJax autoloads on demand
                                           (e.g. \\boldsymbol, \\cancel, \\bbox)
   _assets/widgets/require.js              RequireJS, needed by embed-amd.js
+  _assets/widgets/require-config.js       ours (static_src/): tells RequireJS where the
+                                          widget bundle's fonts are
   _assets/widgets/embed-amd.js            @jupyter-widgets/html-manager 1.0.6: renders
                                           saved widget state without a kernel
   _assets/widgets/*.woff2, *.woff         Font Awesome, used by widget icons
@@ -46,6 +48,7 @@ COPIES = [
     (REQUIREJS / "require.js", "widgets/require.js"),
     (HTML_MANAGER / "embed-amd.js", "widgets/embed-amd.js"),
     (HTML_MANAGER.parent / "LICENSE", "widgets/LICENSE"),
+    (BOOK / "static_src" / "require-config.js", "widgets/require-config.js"),
 ]
 # Font Awesome files that embed-amd.js references next to itself (hashed names).
 # Every browser the book targets reads woff2; woff is the fallback it names next.

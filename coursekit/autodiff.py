@@ -167,7 +167,7 @@ def topological_order(root: Value) -> list[Value]:
             order.append(node)
             continue
         stack.append((node, True))
-        for parent in node.parents:
+        for parent in reversed(node.parents):  # reversed: first parent is visited first
             if id(parent) not in done:
                 stack.append((parent, False))
     return order

@@ -1,0 +1,173 @@
+"""Benchmark: one SGD training step of a 784-512-256-10 ReLU MLP, batch 256.
+
+    .venv/bin/python benchmarks/bench_mlp.py [--steps 30]
+
+For float32 and float64 it reports the time per step (forward, softmax
+cross-entropy, backward, SGD update) and the achieved GFLOP/s, counting the
+matrix-product FLOPs the step really performs: for every Linear(in, out) on a
+batch of N rows, 2 N in out for S = X W^T, 2 N in out for dW = dS^T X and
+2 N in out for dX = dS W (coursekit computes dX for the first layer too).
+
+The reference is NumPy's own GEMM rate, measured in the same run on the very
+same products (same shapes, same transposed views) with nothing else around
+them.  The ratio achieved / GEMM says how much time coursekit spends outside
+the matrix products (element-wise layers, checks, the loss, the update).
+Target: at least 50% of the GEMM rate in float32.  Exit status 1 if missed.
+
+If PyTorch is importable, the same network and step in PyTorch are timed too.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from coursekit import layers, losses, optim
+
+SIZES = (784, 512, 256, 10)
+BATCH = 256
+TARGET = 0.5  # fraction of the GEMM rate to reach in float32
+
+
+def build(dtype, seed: int = 0):
+    """The MLP, a random batch and its labels, all in ``dtype``."""
+    rng = np.random.default_rng(seed)
+    modules = []
+    for i, (d_in, d_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        modules.append(layers.Linear(d_in, d_out, rng=seed + i, dtype=dtype))
+        if i < len(SIZES) - 2:
+            modules.append(layers.ReLU())
+    X = rng.standard_normal((BATCH, SIZES[0])).astype(dtype)
+    y = rng.integers(0, SIZES[-1], BATCH)
+    return layers.Sequential(*modules), X, y
+
+
+def matmul_flops(batch: int = BATCH) -> int:
+    """FLOPs of the products in one step: 3 products of 2 N in out per Linear."""
+    return sum(3 * 2 * batch * d_in * d_out for d_in, d_out in zip(SIZES[:-1], SIZES[1:]))
+
+
+def train_step(model, loss, opt, X, y):
+    scores = model.forward(X, train=True)
+    loss.forward(scores, y)
+    model.backward(loss.backward())
+    opt.step(model.params, model.grads)
+
+
+def check_dtype(model, loss, X, y, dtype):
+    """Walk one forward/backward pass layer by layer: every array must stay ``dtype``."""
+    h = X
+    for i, layer in enumerate(model.layers):
+        h = layer.forward(h)
+        assert h.dtype == dtype, f"layer {i} ({layer!r}) forward gave {h.dtype}, expected {dtype}"
+    loss.forward(h, y)
+    g = loss.backward()
+    assert g.dtype == dtype, f"loss gradient is {g.dtype}, expected {dtype}"
+    for i in reversed(range(len(model.layers))):
+        g = model.layers[i].backward(g)
+        assert g.dtype == dtype, f"layer {i} backward gave {g.dtype}, expected {dtype}"
+    for name, arr in {**model.params, **model.grads}.items():
+        assert arr.dtype == dtype, f"{name} is {arr.dtype}, expected {dtype}"
+
+
+def median_time(fn, steps: int, warmup: int = 3) -> float:
+    """Median wall time of fn() in seconds over ``steps`` calls, after ``warmup`` calls."""
+    return median_times([fn], steps, warmup)[0]
+
+
+def median_times(fns, steps: int, warmup: int = 3) -> list[float]:
+    """Median wall times of several functions, timed in turn within each round.
+
+    Interleaving the calls means that a burst of load from other processes on the
+    machine slows all of them alike, so their ratio stays meaningful.
+    """
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(steps):
+        for fn, record in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            record.append(time.perf_counter() - start)
+    return [float(np.median(record)) for record in times]
+
+
+def gemm_only(dtype, seed: int = 1):
+    """A function doing exactly the step's products, on fresh arrays, and nothing else."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for d_in, d_out in zip(SIZES[:-1], SIZES[1:]):
+        arrays.append((rng.standard_normal((BATCH, d_in)).astype(dtype),     # X
+                       rng.standard_normal((d_out, d_in)).astype(dtype),     # W
+                       rng.standard_normal((BATCH, d_out)).astype(dtype)))   # dS
+
+    def products():
+        for X, W, dS in arrays:
+            X @ W.T       # forward
+            dS @ W        # dX
+            dS.T @ X      # dW
+    return products
+
+
+def torch_step_time(steps: int):
+    """ms per step of the same network in PyTorch (float32), or None if not importable."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    mods = []
+    for i, (d_in, d_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        mods.append(torch.nn.Linear(d_in, d_out))
+        if i < len(SIZES) - 2:
+            mods.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*mods)
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3)
+    X = torch.randn(BATCH, SIZES[0])
+    y = torch.randint(0, SIZES[-1], (BATCH,))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss_fn(net(X), y).backward()
+        opt.step()
+    return median_time(step, steps)
+
+
+def run(steps: int = 30) -> bool:
+    flops = matmul_flops()
+    print(f"MLP {'-'.join(map(str, SIZES))}, ReLU, softmax cross-entropy, SGD, batch {BATCH}; "
+          f"{flops / 1e6:.1f} MFLOP of matrix products per step; median of {steps} steps")
+    print(f"{'dtype':>8} {'ms/step':>8} {'GFLOP/s':>8} {'GEMM ms':>8} {'GEMM GFLOP/s':>12} {'ratio':>6}")
+    ratios = {}
+    for dtype in (np.float32, np.float64):
+        model, X, y = build(dtype)
+        loss, opt = losses.SoftmaxCrossEntropy(), optim.SGD(lr=1e-3)
+        check_dtype(model, loss, X, y, dtype)
+        t_step, t_gemm = median_times(
+            [lambda: train_step(model, loss, opt, X, y), gemm_only(dtype)], steps)
+        ratios[dtype] = t_gemm / t_step
+        print(f"{np.dtype(dtype).name:>8} {t_step * 1e3:>8.2f} {flops / t_step / 1e9:>8.1f} "
+              f"{t_gemm * 1e3:>8.2f} {flops / t_gemm / 1e9:>12.1f} {ratios[dtype]:>6.0%}")
+    t_torch = torch_step_time(steps)
+    if t_torch is None:
+        print("PyTorch: not importable, comparison skipped")
+    else:
+        model, X, y = build(np.float32)
+        loss, opt = losses.SoftmaxCrossEntropy(), optim.SGD(lr=1e-3)
+        t_ours = median_time(lambda: train_step(model, loss, opt, X, y), steps)
+        print(f"PyTorch float32: {t_torch * 1e3:.2f} ms/step; coursekit / PyTorch time = {t_ours / t_torch:.2f}")
+    met = ratios[np.float32] >= TARGET
+    print(f"target: float32 step at >= {TARGET:.0%} of the GEMM rate: "
+          f"{'met' if met else 'MISSED'} ({ratios[np.float32]:.0%})")
+    return met
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
+    args = parser.parse_args()
+    sys.exit(0 if run(args.steps) else 1)

@@ -1,0 +1,432 @@
+"""The checks behind every graded test cell of the assignments.
+
+A check is split in three so that the grade never depends on the student's
+process:
+
+``cases()``            the inputs, plain arrays, made by the grader;
+``call(fns, inputs)``  calls the student's functions and returns their raw
+                       outputs as arrays -- the only part that runs next to
+                       student code;
+``judge(inputs, out)`` recomputes the answer with coursekit's reference
+                       implementation and compares; runs in the grader.
+
+In a notebook, :func:`coursekit.grading.check` runs all three in the kernel
+(quick feedback).  ``coursekit grade`` runs ``call`` in a fresh sandboxed
+process and ``judge`` in the instructor's process (the verdict that counts).
+
+The name of a check is the nbgrader ``grade_id`` of the test cell that runs it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from coursekit import functional as F
+from coursekit.grading import describe_mismatch, digits_split
+
+Inputs = dict  # str -> np.ndarray
+
+
+@dataclass(frozen=True)
+class Check:
+    assignment: str
+    name: str
+    functions: tuple
+    cases: Callable[[], list]  # -> [(case description, Inputs)]
+    call: Callable[[dict, Inputs], dict]  # (student functions, inputs) -> raw outputs
+    judge: Callable[[Inputs, dict], list]  # (inputs, outputs) -> list of problems
+    time_limit: float = 10.0  # seconds for all cases, in the verifier
+    doc: str = field(default="")
+
+
+_REGISTRY: dict = {}
+
+
+def register(check: Check) -> Check:
+    _REGISTRY[(check.assignment, check.name)] = check
+    return check
+
+
+def get(assignment: str, name: str) -> Check:
+    try:
+        return _REGISTRY[(assignment, name)]
+    except KeyError:
+        raise KeyError(f"no check named {name!r} for assignment {assignment!r}; "
+                       f"known: {sorted(n for a, n in _REGISTRY if a == assignment)}") from None
+
+
+def for_assignment(assignment: str) -> dict:
+    """name -> Check for every check of ``assignment``."""
+    return {n: c for (a, n), c in _REGISTRY.items() if a == assignment}
+
+
+def functions_checked(assignment: str) -> set:
+    return {f for c in for_assignment(assignment).values() for f in c.functions}
+
+
+def run_in_process(check: Check, namespace: dict) -> list:
+    """Run every case of ``check`` here (the notebook's kernel); return the problems."""
+    missing = [f for f in check.functions if not callable(namespace.get(f))]
+    if missing:
+        return [f"function {', '.join(missing)} is not defined (run the cell that defines it)"]
+    fns = {f: namespace[f] for f in check.functions}
+    problems = []
+    for desc, inputs in check.cases():
+        try:
+            outputs = check.call(fns, {k: v.copy() for k, v in inputs.items()})
+        except Exception as exc:  # noqa: BLE001 - the student's error is the message
+            problems.append(f"case {desc}: {type(exc).__name__}: {exc}")
+            continue
+        problems += [f"case {desc}: {p}" for p in judge_outputs(check, inputs, outputs)]
+    return problems
+
+
+def judge_outputs(check: Check, inputs: Inputs, outputs: dict) -> list:
+    """``check.judge`` made robust to any output (a wrong type must not crash the grader)."""
+    try:
+        return check.judge(inputs, outputs)
+    except Exception as exc:  # noqa: BLE001
+        return [f"outputs could not be compared ({type(exc).__name__}: {exc})"]
+
+
+# ---------------------------------------------------------------------------
+# small helpers shared by the checks
+# ---------------------------------------------------------------------------
+def _unpack(result, n: int, what: str):
+    """``result`` as a tuple of length ``n``, or a TypeError that says what was expected."""
+    if not isinstance(result, tuple) or len(result) != n:
+        got = f"a tuple of length {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise TypeError(f"{what} must return a tuple of {n} values, got {got}")
+    return result
+
+
+def _views(inputs: Inputs) -> Inputs:
+    """Turn the ``*_wide``/``*_t`` inputs into the non-contiguous views they stand for.
+
+    A ``.npz`` file only holds contiguous arrays, so a case that tests strided
+    input stores ``x_wide`` (every other column is the real ``x``) or ``W_t``
+    (the transpose of the real ``W``) and both sides rebuild the same view.
+    """
+    out = {}
+    for key, value in inputs.items():
+        if key.endswith("_wide"):
+            out[key[:-5]] = value[..., ::2]
+        elif key.endswith("_t"):
+            out[key[:-2]] = value.T
+        else:
+            out[key] = value
+    return out
+
+
+def _compare_all(pairs, right_names=True) -> list:
+    """pairs: [(name, actual, expected)] -> one problem string (or none)."""
+    problems, right = [], []
+    for name, act, exp in pairs:
+        p = describe_mismatch(name, act, exp)
+        (problems.append(p) if p else right.append(name))
+    if not problems:
+        return []
+    ok = f" (correct: {', '.join(right)})" if right and right_names else ""
+    return ["; ".join(problems) + ok]
+
+
+def _shapes(inputs: Inputs) -> str:
+    v = _views(inputs)
+    return ", ".join(f"{k}: {tuple(a.shape)}" for k, a in v.items() if k not in ("lam", "h"))
+
+
+# ---------------------------------------------------------------------------
+# A2: backpropagation for a two-layer network
+# ---------------------------------------------------------------------------
+def _linear_case(rng, n, d, m, contiguous=True):
+    x = rng.standard_normal((n, d))
+    W = rng.standard_normal((m, d))
+    case = {"b": rng.standard_normal(m), "dout": rng.standard_normal((n, m))}
+    if contiguous:
+        case.update(x=x, W=W)
+    else:
+        wide = np.zeros((n, 2 * d))
+        wide[:, ::2] = x
+        case.update(x_wide=wide, W_t=np.ascontiguousarray(W.T))
+    return case
+
+
+def _linear_cases_visible():
+    return [("x (4, 3), W (5, 3)", _linear_case(np.random.default_rng(0), 4, 3, 5))]
+
+
+def _linear_cases_hidden():
+    rng = np.random.default_rng(20)
+    cases = []
+    for _ in range(3):
+        n, d, m = (int(v) for v in rng.integers(1, 9, size=3))
+        cases.append((f"random shapes N={n}, d={d}, m={m}", _linear_case(rng, n, d, m)))
+    cases.append(("a batch of 1", _linear_case(rng, 1, 6, 2)))
+    cases.append(("non-contiguous x and W", _linear_case(rng, 5, 4, 3, contiguous=False)))
+    return cases
+
+
+def _linear_call(fns, inputs):
+    v = _views(inputs)
+    out, cache = _unpack(fns["linear_forward"](v["x"], v["W"], v["b"]), 2,
+                         "linear_forward(x, W, b)")
+    dx, dW, db = _unpack(fns["linear_backward"](v["dout"], cache), 3,
+                         "linear_backward(dout, cache)")
+    return {"out": out, "dx": dx, "dW": dW, "db": db}
+
+
+def _linear_judge(inputs, outputs):
+    v = _views(inputs)
+    out, cache = F.linear_forward(v["x"], v["W"], v["b"])
+    dx, dW, db = F.linear_backward(v["dout"], cache)
+    return _compare_all([("out", outputs.get("out"), out), ("dx", outputs.get("dx"), dx),
+                         ("dW", outputs.get("dW"), dW), ("db", outputs.get("db"), db)])
+
+
+for _name, _cases in (("linear_visible", _linear_cases_visible),
+                      ("linear_hidden", _linear_cases_hidden)):
+    register(Check("A2", _name, ("linear_forward", "linear_backward"), _cases,
+                   _linear_call, _linear_judge))
+
+
+def _relu_cases_visible():
+    rng = np.random.default_rng(1)
+    return [("x (4, 5)", {"x": rng.standard_normal((4, 5)), "dout": rng.standard_normal((4, 5))})]
+
+
+def _relu_cases_hidden():
+    rng = np.random.default_rng(21)
+    zeros = rng.integers(-2, 3, size=(6, 7)).astype(np.float64)  # many entries exactly 0
+    wide = np.zeros((3, 8))
+    wide[:, ::2] = rng.standard_normal((3, 4))
+    return [
+        ("inputs exactly at 0", {"x": zeros, "dout": rng.standard_normal((6, 7))}),
+        ("a batch of 1", {"x": rng.standard_normal((1, 9)), "dout": rng.standard_normal((1, 9))}),
+        ("a 3-D input", {"x": rng.standard_normal((2, 3, 4)), "dout": rng.standard_normal((2, 3, 4))}),
+        ("non-contiguous x", {"x_wide": wide, "dout": rng.standard_normal((3, 4))}),
+    ]
+
+
+def _relu_call(fns, inputs):
+    v = _views(inputs)
+    out, cache = _unpack(fns["relu_forward"](v["x"]), 2, "relu_forward(x)")
+    dx = fns["relu_backward"](v["dout"], cache)
+    return {"out": out, "dx": dx}
+
+
+def _relu_judge(inputs, outputs):
+    v = _views(inputs)
+    out, cache = F.relu_forward(v["x"])
+    dx = F.relu_backward(v["dout"], cache)
+    return _compare_all([("out", outputs.get("out"), out), ("dx", outputs.get("dx"), dx)])
+
+
+for _name, _cases in (("relu_visible", _relu_cases_visible), ("relu_hidden", _relu_cases_hidden)):
+    register(Check("A2", _name, ("relu_forward", "relu_backward"), _cases, _relu_call, _relu_judge))
+
+
+def _softmax_cases_visible():
+    rng = np.random.default_rng(2)
+    return [("scores (5, 4)", {"scores": rng.standard_normal((5, 4)),
+                               "y": rng.integers(0, 4, size=5)})]
+
+
+def _softmax_cases_hidden():
+    rng = np.random.default_rng(22)
+    wide = np.zeros((4, 10))
+    wide[:, ::2] = rng.standard_normal((4, 5))
+    return [
+        ("large logits (about 1000)", {"scores": 1000 + 400 * rng.standard_normal((6, 5)),
+                                       "y": rng.integers(0, 5, size=6)}),
+        ("large negative logits", {"scores": -800 + 300 * rng.standard_normal((3, 7)),
+                                   "y": rng.integers(0, 7, size=3)}),
+        ("a batch of 1", {"scores": rng.standard_normal((1, 3)), "y": np.array([2])}),
+        ("non-contiguous scores", {"scores_wide": wide, "y": rng.integers(0, 5, size=4)}),
+    ]
+
+
+def _softmax_call(fns, inputs):
+    v = _views(inputs)
+    loss, dscores = _unpack(fns["softmax_cross_entropy"](v["scores"], v["y"]), 2,
+                            "softmax_cross_entropy(scores, y)")
+    return {"loss": np.asarray(loss, dtype=np.float64) if np.isscalar(loss) else loss,
+            "dscores": dscores}
+
+
+def _softmax_judge(inputs, outputs):
+    v = _views(inputs)
+    loss, dscores = F.softmax_cross_entropy(v["scores"], v["y"])
+    act_loss = outputs.get("loss")
+    if act_loss is not None and np.size(act_loss) == 1:
+        act_loss = np.asarray(act_loss, dtype=np.float64).reshape(())
+    return _compare_all([("loss", act_loss, np.asarray(loss)),
+                         ("dscores", outputs.get("dscores"), dscores)])
+
+
+for _name, _cases in (("softmax_visible", _softmax_cases_visible),
+                      ("softmax_hidden", _softmax_cases_hidden)):
+    register(Check("A2", _name, ("softmax_cross_entropy",), _cases, _softmax_call, _softmax_judge))
+
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+def _two_layer_case(rng, n, d, h, c, lam):
+    return {"X": rng.standard_normal((n, d)), "y": rng.integers(0, c, size=n),
+            "W1": 0.5 * rng.standard_normal((h, d)), "b1": 0.1 * rng.standard_normal(h),
+            "W2": 0.5 * rng.standard_normal((c, h)), "b2": 0.1 * rng.standard_normal(c),
+            "lam": np.array(lam)}
+
+
+def _two_layer_cases_visible():
+    return [("N=5, D=4, H=6, C=3, lam=0.1", _two_layer_case(np.random.default_rng(3), 5, 4, 6, 3, 0.1))]
+
+
+def _two_layer_cases_hidden():
+    rng = np.random.default_rng(23)
+    cases = []
+    for lam in (0.0, 0.05):
+        n, d, h, c = (int(v) for v in rng.integers(2, 9, size=4))
+        cases.append((f"random shapes N={n}, D={d}, H={h}, C={c}, lam={lam}",
+                      _two_layer_case(rng, n, d, h, c, lam)))
+    cases.append(("a batch of 1, lam=0.3", _two_layer_case(rng, 1, 5, 4, 3, 0.3)))
+    return cases
+
+
+def _two_layer_call(fns, inputs):
+    params = {k: inputs[k] for k in PARAM_NAMES}
+    loss, grads = _unpack(fns["two_layer_loss"](params, inputs["X"], inputs["y"],
+                                                float(inputs["lam"])),
+                          2, "two_layer_loss(params, X, y, lam)")
+    if not isinstance(grads, dict):
+        raise TypeError(f"two_layer_loss must return grads as a dict, got {type(grads).__name__}")
+    out = {"loss": np.asarray(loss, dtype=np.float64) if np.isscalar(loss) else loss}
+    out.update({f"d{k}": grads[k] for k in PARAM_NAMES if k in grads})
+    return out
+
+
+def two_layer_reference(params: dict, X, y, lam: float):
+    """Loss and gradients of ReLU(X W1^T + b1) W2^T + b2 -> softmax cross-entropy + L2.
+
+    J = CE + lam (||W1||^2 + ||W2||^2); returns (J, {"W1": ..., "b1": ..., "W2": ..., "b2": ...}).
+    """
+    s1, c1 = F.linear_forward(X, params["W1"], params["b1"])
+    h, c2 = F.relu_forward(s1)
+    s2, c3 = F.linear_forward(h, params["W2"], params["b2"])
+    loss, ds2 = F.softmax_cross_entropy(s2, y)
+    dh, dW2, db2 = F.linear_backward(ds2, c3)
+    _, dW1, db1 = F.linear_backward(F.relu_backward(dh, c2), c1)
+    W1, W2 = params["W1"], params["W2"]
+    loss += lam * (np.sum(W1 * W1) + np.sum(W2 * W2))
+    return loss, {"W1": dW1 + 2 * lam * W1, "b1": db1, "W2": dW2 + 2 * lam * W2, "b2": db2}
+
+
+def _two_layer_judge(inputs, outputs):
+    params = {k: inputs[k] for k in PARAM_NAMES}
+    loss, grads = two_layer_reference(params, inputs["X"], inputs["y"], float(inputs["lam"]))
+    act_loss = outputs.get("loss")
+    if act_loss is not None and np.size(act_loss) == 1:
+        act_loss = np.asarray(act_loss, dtype=np.float64).reshape(())
+    pairs = [("loss", act_loss, np.asarray(loss))]
+    pairs += [(f"grads['{k}']", outputs.get(f"d{k}"), grads[k]) for k in PARAM_NAMES]
+    return _compare_all(pairs)
+
+
+for _name, _cases in (("two_layer_visible", _two_layer_cases_visible),
+                      ("two_layer_hidden", _two_layer_cases_hidden)):
+    register(Check("A2", _name, ("two_layer_loss",), _cases, _two_layer_call, _two_layer_judge))
+
+
+def _test_function(A, c):
+    """f(x) = sum(A sin x) + c/2 sum(x^2), a scalar; its gradient is A cos x + c x."""
+    return lambda x: float(np.sum(A * np.sin(x)) + 0.5 * c * np.sum(x * x))
+
+
+def _numgrad_cases_visible():
+    rng = np.random.default_rng(4)
+    return [("x (5,)", {"x": rng.standard_normal(5), "A": rng.standard_normal(5), "c": np.array(0.5)})]
+
+
+def _numgrad_cases_hidden():
+    rng = np.random.default_rng(24)
+    wide = np.zeros((3, 8))
+    wide[:, ::2] = rng.standard_normal((3, 4))
+    return [
+        ("a 2-D x (3, 4)", {"x": rng.standard_normal((3, 4)), "A": rng.standard_normal((3, 4)),
+                           "c": np.array(2.0)}),
+        ("a non-contiguous x", {"x_wide": wide, "A": rng.standard_normal((3, 4)), "c": np.array(1.0)}),
+    ]
+
+
+def _numgrad_call(fns, inputs):
+    v = _views(inputs)
+    x = v["x"]
+    grad = fns["numerical_gradient"](_test_function(v["A"], float(v["c"])), x)
+    return {"grad": grad, "x_after": np.array(x, copy=True)}
+
+
+def _numgrad_judge(inputs, outputs):
+    v = _views(inputs)
+    exact = v["A"] * np.cos(v["x"]) + float(v["c"]) * v["x"]
+    problems = []
+    p = describe_mismatch("grad", outputs.get("grad"), exact, rtol=1e-5, atol=1e-7)
+    if p:
+        problems.append(p + " (compared with the exact gradient)")
+    after = outputs.get("x_after")
+    if after is None or np.shape(after) != v["x"].shape or not np.array_equal(after, v["x"]):
+        problems.append("x was changed: numerical_gradient must restore every entry of x")
+    return problems
+
+
+for _name, _cases in (("numgrad_visible", _numgrad_cases_visible),
+                      ("numgrad_hidden", _numgrad_cases_hidden)):
+    register(Check("A2", _name, ("numerical_gradient",), _cases, _numgrad_call, _numgrad_judge))
+
+
+REQUIRED_ACCURACY = 0.90
+
+
+def _training_cases():
+    X_train, y_train, X_val, y_val = digits_split(seed=0)
+    return [("digits", {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val})]
+
+
+def _training_call(fns, inputs):
+    params = fns["train_two_layer"](inputs["X_train"], inputs["y_train"], inputs["X_val"],
+                                    inputs["y_val"], 0)
+    if not isinstance(params, dict):
+        raise TypeError(f"train_two_layer must return a dict of parameters, got {type(params).__name__}")
+    return {k: params[k] for k in PARAM_NAMES if k in params}
+
+
+def validation_accuracy(params: dict, X, y) -> float:
+    """Fraction of rows of X whose arg-max score ReLU(X W1^T + b1) W2^T + b2 equals y."""
+    h, _ = F.relu_forward(F.linear_forward(X, params["W1"], params["b1"])[0])
+    scores, _ = F.linear_forward(h, params["W2"], params["b2"])
+    return float(np.mean(np.argmax(scores, axis=1) == y))
+
+
+def _training_judge(inputs, outputs):
+    missing = [k for k in PARAM_NAMES if k not in outputs]
+    if missing:
+        return [f"the returned dict lacks {', '.join(missing)}"]
+    d, c = inputs["X_train"].shape[1], 10
+    params = {k: np.asarray(outputs[k], dtype=np.float64) for k in PARAM_NAMES}
+    h = params["W1"].shape[0] if params["W1"].ndim == 2 else -1
+    want = {"W1": (h, d), "b1": (h,), "W2": (c, h), "b2": (c,)}
+    bad = [f"{k} has shape {params[k].shape}, expected {want[k]}" for k in PARAM_NAMES
+           if params[k].shape != want[k]]
+    if bad:
+        return ["; ".join(bad)]
+    if not all(np.all(np.isfinite(p)) for p in params.values()):
+        return ["the parameters contain NaN or inf (learning rate too large?)"]
+    acc = validation_accuracy(params, inputs["X_val"], inputs["y_val"])
+    if acc < REQUIRED_ACCURACY:
+        return [f"validation accuracy {acc:.3f} is below the required {REQUIRED_ACCURACY:.2f}"]
+    return []
+
+
+register(Check("A2", "training", ("train_two_layer",), _training_cases, _training_call,
+               _training_judge, time_limit=40.0))
