@@ -64,4 +64,4 @@ bench: install
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) book/_build build *.egg-info
+	rm -rf $(VENV) book/_build book/node_modules book/_assets build *.egg-info

@@ -137,6 +137,66 @@ def torch_step_time(steps: int):
     return median_time(step, steps)
 
 
+def lean_step(model, loss, X, y, lr: float = 1e-3):
+    """Prototype of two changes to the core, to measure what they would gain.
+
+    1. The first layer's input gradient dX = dS W is never used (X is data), yet
+       Linear.backward computes it: skip it (a third of that layer's backward FLOPs).
+    2. Update the weights in place, w -= lr * dw, instead of building w - lr * dw
+       and copying it back (what the pure update rule plus Optimizer.step do).
+    Everything else is the library's own code.
+    """
+    scores = model.forward(X, train=True)
+    loss.forward(scores, y)
+    g = loss.backward()
+    for layer in reversed(model.layers[1:]):
+        g = layer.backward(g)
+    first = model.layers[0]
+    x, _ = first._cache
+    first.grads["W"], first.grads["b"] = g.T @ x, g.sum(axis=0)
+    for layer in model.layers:
+        for name, w in layer.params.items():
+            w -= lr * layer.grads[name]
+
+
+def profile(dtype, steps: int):
+    """Where one step's time goes, each part timed on its own (interleaved)."""
+    model, X, y = build(dtype)
+    loss, opt = losses.SoftmaxCrossEntropy(), optim.SGD(lr=1e-3)
+    scores = model.forward(X)
+    loss.forward(scores, y)
+    dscores = loss.backward()
+    model.backward(dscores)
+    params, grads = model.params, model.grads
+    inputs = [model.forward_to(X, i) for i in range(len(model.layers))]
+    outputs = [layer.forward(h) for layer, h in zip(model.layers, inputs)]
+    model2, _, _ = build(dtype)
+    first = model.layers[0]
+    dS0 = np.ones((BATCH, first.out_features), dtype=dtype)
+    parts = {
+        "whole step": lambda: train_step(model, loss, opt, X, y),
+        "GEMMs only": gemm_only(dtype),
+        "forward": lambda: model.forward(X),
+        "loss fwd+bwd": lambda: (loss.forward(scores, y), loss.backward()),
+        "backward": lambda: model.backward(dscores),
+        "SGD.step": lambda: opt.step(params, grads),
+        "  in place w -= lr dw": lambda: [w.__isub__(1e-3 * grads[k]) for k, w in params.items()],
+        "  1st layer dX = dS W": lambda: dS0 @ first.params["W"],
+        "  ReLU fwd+bwd": lambda: [(model.layers[i].forward(inputs[i]), model.layers[i].backward(outputs[i]))
+                                   for i in (1, 3)],
+        "prototype lean step": lambda: lean_step(model2, loss, X, y),
+    }
+    times = median_times(list(parts.values()), steps)
+    whole, gemm = times[0], times[1]
+    print(f"\nprofile, {np.dtype(dtype).name} (ms, median of {steps}; share of the whole step):")
+    for name, t in zip(parts, times):
+        print(f"  {name:<24} {t * 1e3:8.3f}  {t / whole:6.1%}")
+    lean_flops = matmul_flops() - 2 * BATCH * SIZES[0] * SIZES[1]  # no first-layer dX
+    print(f"  prototype: {whole / times[-1]:.2f}x faster per step; it performs {lean_flops / 1e6:.1f} "
+          f"MFLOP at {lean_flops / times[-1] / 1e9:.1f} GFLOP/s = "
+          f"{lean_flops / times[-1] / (matmul_flops() / gemm):.0%} of the GEMM rate")
+
+
 def run(steps: int = 30) -> bool:
     flops = matmul_flops()
     print(f"MLP {'-'.join(map(str, SIZES))}, ReLU, softmax cross-entropy, SGD, batch {BATCH}; "
@@ -169,5 +229,11 @@ def run(steps: int = 30) -> bool:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
+    parser.add_argument("--profile", action="store_true",
+                        help="also break a step down into its parts and time a leaner prototype")
     args = parser.parse_args()
-    sys.exit(0 if run(args.steps) else 1)
+    met = run(args.steps)
+    if args.profile:
+        for dtype in (np.float32, np.float64):
+            profile(dtype, args.steps)
+    sys.exit(0 if met else 1)

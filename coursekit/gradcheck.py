@@ -13,44 +13,61 @@ checked array, with the largest relative error, where it occurs and a verdict)
     check_model(model, loss, x, y, l2=...)   a whole model with its loss
     check_gradients(J, params, grads)        the engine all of them use
 
-Three modes decide which finite differences are taken:
+Three modes decide which finite differences are taken (costs in forward passes,
+i.e. evaluations of the loss):
 
 ``"full"``
-    every coordinate of every array: 2 forward passes per coordinate, exact but
-    slow (a 100,000-parameter model needs 200,000 passes).
+    every coordinate of every array: 2 passes per coordinate, thorough but slow
+    (a 100,000-parameter model needs 200,000 passes).
 ``"sparse"``
     ``k`` random coordinates per array: 2k passes per array.  A bug confined
     to a few entries (one wrong bias) is seen only if one of them is drawn:
     with ``b`` wrong entries out of ``n`` the chance of missing all of them is
-    about (1 - b/n)^k.
+    C(n-b, k) / C(n, k), about (1 - b/n)^k.
 ``"directional"``
-    ``directions`` random unit vectors u per array.  The analytic directional
-    derivative g.u is compared with the two-sided difference
-    (J(theta + h u) - J(theta - h u)) / 2h.  Every entry of the array moves, so
-    any error vector e in the gradient shows up as e.u, whatever its support;
-    the cost is 2 * directions forward passes per array, independent of its
-    size (20 directions on a 4-array model: 160 passes).  Directions are drawn
-    per array (not for all parameters jointly) so that the report still names
-    the array whose gradient is wrong.
+    ``directions`` random unit vectors u per array (h is the length of the step
+    along u).  The analytic directional derivative g.u is compared with the
+    two-sided difference (J(theta + h u) - J(theta - h u)) / 2h.  Every entry of
+    the array moves, so any error e in the gradient shows up as e.u, whatever
+    its support.  The cost is 2 * directions passes per array, independent of
+    the array's size: 20 directions on a model with 8 parameter arrays cost
+    1 + 2 * 20 * 8 = 321 passes.  Perturbing all arrays jointly would cost only
+    2 * directions passes, but a failure could not then be traced to an array;
+    the report needs one row per array, so the directions are drawn per array.
+
+Every check also costs 1 pass at the unperturbed point, plus 6 to 10 passes for
+each coordinate or direction that does not pass (the kink examination below).
+
+Errors.  The relative error of one coordinate (or direction) is
+    |a - n| / max(|a| + |n|, floor),    floor = noise / thresholds.pass_below,
+with a the analytic and n the numerical value, and noise = NOISE_SAFETY * eps *
+scale / h the rounding noise of a central difference of a function of size
+``scale``.  A correct gradient, whose difference is off by rounding only,
+therefore passes even where its entries are tiny; a wrong one fails as soon as
+its absolute error exceeds (warn_below / pass_below) * noise.  A row reports the
+largest error, where it occurs, and a verdict from the named thresholds
+(FLOAT64_THRESHOLDS: PASS < 1e-7 <= WARN < 1e-4 <= FAIL).
 
 Kinks.  ReLU, leaky ReLU, max and abs are not differentiable everywhere.  A
 central difference whose interval [x - h, x + h] contains such a point is wrong
-even for a correct gradient.  Every coordinate (or direction) that would not
-pass is therefore re-examined: the one-sided slopes
+even for a correct gradient.  Every coordinate (or direction) that does not pass
+is therefore re-examined: the one-sided slopes
     s_-2, s_-1, s_+1, s_+2   ((f(x-h)-f(x-2h))/h, (f(x)-f(x-h))/h, ...)
-are compared.  On a smooth function their successive differences are all about
-h f''; at a kink they become uneven (``KINK_SPREAD``).  When they are uneven
-*and* either the analytic value lies between the one-sided slopes s_-1 and s_+1
-(a valid one-sided derivative: the kink is at x) or central differences with
-the shorter steps h/10 or h/100 agree with it (the kink was within h of x but
-not at it), the coordinate is set aside as a kink.  The row's verdict is then decided by the
-other coordinates alone: ``KINK`` if they pass, ``FAIL`` if they do not, so a
-truly wrong gradient is still caught away from the kink.
+are compared, for the steps h, h/10 and h/100.  On a smooth function their
+successive differences are all about h f'' (even, see ``KINK_SPREAD``, and
+proportional to the step); at a kink they are not.  When they are not *and*
+either a central difference with the shorter step h/10 or h/100 agrees with the
+analytic value (the kink was within h of x but not at it) or the analytic value
+equals the one-sided slope of a side of x that is smooth (the gradient is a
+one-sided derivative there), the coordinate is set aside as a kink.    The row's verdict is then
+decided by the other coordinates alone: ``KINK`` if they pass (printed as
+"KINK: the difference straddles a non-differentiable point; not a failure"),
+``FAIL`` if they do not, so a truly wrong gradient is still caught away from
+the kink.
 
-Verdicts use the named thresholds below on the relative error (see
-:func:`relative_error`), with a floor on the denominator set by the rounding
-noise of the finite difference, so that entries whose true gradient is at the
-noise level are not reported as failures.
+Warnings (:class:`GradCheckWarning`, also listed in ``report.warnings``) are
+raised for float32 arrays (finite differences are not trustworthy there; use
+float64) and for a step h that is badly chosen for the data's scale.
 """
 from __future__ import annotations
 
@@ -69,7 +86,8 @@ __all__ = [
     "check_function", "check_op", "check_layer", "check_model", "check_gradients",
     "GradCheckReport", "GradCheckRow", "GradCheckWarning", "Thresholds",
     "FLOAT64_THRESHOLDS", "FLOAT32_THRESHOLDS", "PASS_THRESHOLD", "WARN_THRESHOLD",
-    "KINK_SPREAD", "NOISE_SAFETY", "DEFAULT_H", "MODES", "PASS", "WARN", "FAIL", "KINK", "KINK_MESSAGE",
+    "KINK_SPREAD", "NOISE_SAFETY", "H_TOO_SMALL", "H_TOO_LARGE", "DEFAULT_H", "MODES",
+    "PASS", "WARN", "FAIL", "KINK", "KINK_MESSAGE",
 ]
 
 # ----------------------------------------------------------------------------
@@ -288,7 +306,10 @@ class GradCheckRow:
     max_error: the largest relative error over the coordinates (or directions) that
         are not kinks; where: its index (a tuple) or "u[i]" for direction i;
     analytic, numerical: the two values compared at that place;
-    kinks: indices set aside because the difference straddles a kink.
+    kinks: indices set aside because the difference straddles a kink;
+    curved: indices set aside because the function is so curved there that the step h
+        is too large (the difference with h/10 agrees with the gradient);
+    note: a sentence on either, for the table.
     """
 
     name: str
@@ -302,6 +323,7 @@ class GradCheckRow:
     verdict: str
     kinks: list = field(default_factory=list)
     note: str = ""
+    curved: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -425,7 +447,8 @@ def _dtype_of(arrays) -> np.dtype:
     return min(dtypes, key=lambda d: np.finfo(d).bits) if dtypes else np.dtype(np.float64)
 
 
-def _input_warnings(where: str, params: dict, h: float, mode: str) -> list[str]:
+def _input_warnings(where: str, params: dict, h: float) -> list[str]:
+    """Reasons not to trust the check: float32 arrays, a step h badly chosen for the data."""
     out = []
     low = [k for k, a in params.items() if a.dtype == np.float32]
     if low:
@@ -487,37 +510,77 @@ def _differences(probe: _Probe, arr: np.ndarray, loc, step: float, grad: np.ndar
     return fp, fm, float(dp), float(dm), float(grad[loc])
 
 
-def _is_kink(probe: _Probe, f0: float, arr: np.ndarray, loc, h: float, grad: np.ndarray,
-             first: tuple, noise: float, floor: float, thresholds: Thresholds) -> bool:
-    """Does the difference at ``loc`` fail only because [x - h, x + h] holds a kink?
+def _one_sided_slopes(f0: float, near: tuple, far: tuple) -> np.ndarray:
+    """s_-2, s_-1, s_+1, s_+2 from J at -2t, -t, 0, +t, +2t (near: +-t, far: +-2t)."""
+    fp, fm, tp, tm, _ = near
+    fpp, fmm, tpp, tmm, _ = far
+    return np.array([(fm - fmm) / (tm - tmm), (f0 - fm) / -tm,
+                     (fp - f0) / tp, (fpp - fp) / (tpp - tp)])
 
-    First the one-sided slopes s_-2, s_-1, s_+1, s_+2 (steps of h) must change unevenly
-    (see KINK_SPREAD): on a smooth function each change is about h f''.  Then the
-    gradient is accepted as a one-sided derivative if either
-      (a) it lies between s_-1 and s_+1 (a kink at, or very near, x itself), or
-      (b) central differences with the smaller steps h/10 and h/100 pass (the kink is
-          near x but not at it: a step shorter than the distance no longer crosses it).
-    A wrong gradient is never within both kinds of reach away from a kink, and the
-    row's verdict comes from the coordinates that are not kinks.
+
+_KINK, _CURVED = "kink", "curved"
+
+
+def _explain_failure(probe: _Probe, f0: float, arr: np.ndarray, loc, h: float, grad: np.ndarray,
+                     first: tuple, noise: float, floor: float, thresholds: Thresholds):
+    """Why does the difference at ``loc`` fail, if not because the gradient is wrong?
+
+    Returns "kink" when [x - h, x + h] holds a kink, "curved" when the function is
+    smooth but so strongly curved that the step h is too large (the truncation error
+    h^2/6 times the third derivative dominates, and the step h/10 agrees with the gradient), or None: the
+    gradient is wrong.
+
+    With the one-sided slopes s_-2, s_-1, s_+1, s_+2 for the steps t = h, h/10, h/100:
+    1. On a smooth function the successive slope changes are all about t f'', so
+       they are even (see KINK_SPREAD) and shrink tenfold from t = h to t = h/10.
+       If they do both, the failure is a genuine error (6 extra passes), unless the
+       central difference with h/10 agrees with the gradient: then h was too large
+       for the curvature ("curved"; a wrong gradient does not improve with h/10).
+    2. Otherwise the gradient is accepted at the first step t where either
+       (a) the central difference with step t < h agrees with it (a kink near x but
+           not at it: a step shorter than the distance no longer crosses it), or
+       (b) one side of x is smooth (its two slopes change by less than KINK_SPREAD
+           times the largest change: any kink is on the other side or at x) and the
+           gradient equals that side's slope to within its change plus rounding
+           noise: it is that side's derivative at x, as it must be (at a kink, the
+           gradient is one of the one-sided derivatives).
+    A wrong gradient passes none of these, so it is not excused as a kink; and the
+    row's verdict comes from the coordinates that are not kinks anyway.
+    (Several kinks within h can put the gradient outside the range of the slopes with
+    step h, so that range alone cannot reject it.)
+    Cost: 6 or 10 more passes.
     """
-    fp, fm, tp, tm, analytic = first
-    fpp, fmm, tpp, tmm, _ = _differences(probe, arr, loc, 2 * h, grad)
-    s_m2, s_m1 = (fm - fmm) / (tm - tmm), (f0 - fm) / -tm
-    s_p1, s_p2 = (fp - f0) / tp, (fpp - fp) / (tpp - tp)
+    a = first[4]
     slope_noise = 4 * noise  # a difference of two one-sided slopes, each with noise 2 * noise
-    changes = np.array([s_m1 - s_m2, s_p1 - s_m1, s_p2 - s_p1])
-    if not np.ptp(changes) > KINK_SPREAD * np.abs(changes).max() + slope_noise:
-        return False  # the slopes change evenly (smoothly): a genuine error
-    lo, hi = min(s_m1, s_p1), max(s_m1, s_p1)
-    tol = slope_noise + 0.1 * (hi - lo)
-    if lo - tol <= analytic <= hi + tol:
-        return True
+    slopes = _one_sided_slopes(f0, first, _differences(probe, arr, loc, 2 * h, grad))
+    changes = np.diff(slopes)
+    even = np.ptp(changes) <= KINK_SPREAD * np.abs(changes).max() + slope_noise
+    levels = [(1.0, first, slopes)]
     for shrink in (10.0, 100.0):
-        fp, fm, tp, tm, a = _differences(probe, arr, loc, h / shrink, grad)
-        err = _relative_errors(np.array(a), np.array((fp - fm) / (tp - tm)), floor * shrink)
-        if err < thresholds.pass_below:
-            return True
-    return False
+        near = _differences(probe, arr, loc, h / shrink, grad)
+        far = _differences(probe, arr, loc, 2 * h / shrink, grad)
+        levels.append((shrink, near, _one_sided_slopes(f0, near, far)))
+        if shrink == 10.0 and even:
+            scaled = np.abs(np.diff(levels[-1][2]) - changes / 10)
+            if scaled.max() <= KINK_SPREAD * np.abs(changes).max() / 10 + 10 * slope_noise:
+                # 1. smooth: the slopes change evenly and in proportion to t
+                fp, fm, tp, tm, a_t = near
+                err = _relative_errors(np.array(a_t), np.array((fp - fm) / (tp - tm)), floor * 10)
+                return _CURVED if err < thresholds.pass_below else None
+    for shrink, (fp, fm, tp, tm, a_t), slopes in levels:
+        if shrink > 1:
+            err = _relative_errors(np.array(a_t), np.array((fp - fm) / (tp - tm)), floor * shrink)
+            if err < thresholds.pass_below:
+                return _KINK  # 2(a)
+        s_m2, s_m1, s_p1, s_p2 = slopes
+        c_left, c_mid, c_right = np.abs(np.diff(slopes))
+        tol = slope_noise * shrink
+        clean = KINK_SPREAD * max(c_left, c_mid, c_right)
+        if c_left <= clean and abs(a_t - s_m1) <= c_left + tol:
+            return _KINK  # 2(b), the smooth left side
+        if c_right <= clean and abs(a_t - s_p1) <= c_right + tol:
+            return _KINK  # 2(b), the smooth right side
+    return None
 
 
 def _check_array(probe: _Probe, f0: float, name: str, arr: np.ndarray, grad: np.ndarray,
@@ -525,22 +588,28 @@ def _check_array(probe: _Probe, f0: float, name: str, arr: np.ndarray, grad: np.
                  thresholds: Thresholds) -> GradCheckRow:
     floor = noise / thresholds.pass_below
     directional = mode == "directional"
+    if arr.size == 0:
+        return GradCheckRow(name=name, shape=tuple(arr.shape), mode=mode, checked=0,
+                            max_error=0.0, where="-", analytic=np.nan, numerical=np.nan,
+                            verdict=PASS, note="empty array: nothing to check")
     locations = _locations(arr, mode, k, directions, rng)
     firsts = [_differences(probe, arr, loc, h, grad) for loc in locations]
     analytic = np.array([d[4] for d in firsts])
     numerical = np.array([(fp - fm) / (tp - tm) for fp, fm, tp, tm, _ in firsts])
     errors = _relative_errors(analytic, numerical, floor)
 
-    # Re-examine every location that does not pass: is it a kink?
-    kink = np.zeros(len(locations), dtype=bool)
+    # Re-examine every location that does not pass: a kink, or a step too large?
+    reason = [None] * len(locations)
     for i in np.flatnonzero(~(errors < thresholds.pass_below)):
-        kink[i] = _is_kink(probe, f0, arr, locations[i], h, grad, firsts[i], noise, floor,
-                           thresholds)
+        reason[i] = _explain_failure(probe, f0, arr, locations[i], h, grad, firsts[i], noise,
+                                     floor, thresholds)
+    kink = np.array([r == _KINK for r in reason], dtype=bool)
+    curved = np.array([r == _CURVED for r in reason], dtype=bool)
 
     def label(i):
         return f"u[{i}]" if directional else locations[i]
 
-    rest = np.flatnonzero(~kink)
+    rest = np.flatnonzero(~kink & ~curved)
     if rest.size:
         # NaN counts as the worst error
         worst = rest[np.argmax(np.where(np.isnan(errors[rest]), np.inf, errors[rest]))]
@@ -550,22 +619,33 @@ def _check_array(probe: _Probe, f0: float, name: str, arr: np.ndarray, grad: np.
     else:
         max_error, at, a_w, n_w, verdict = np.nan, "-", np.nan, np.nan, PASS
     kinks = [label(i) for i in np.flatnonzero(kink)]
+    what = "directions" if directional else "coordinates"
     note = ""
+    if curved.any():
+        shown = ", ".join(str(label(i)) for i in np.flatnonzero(curved)[:3])
+        note = (f"{int(curved.sum())} of {len(locations)} {what} fail with h={h:g} only through "
+                f"truncation error (error up to {float(np.max(errors[curved])):.1e} at {shown}, "
+                "...; the step h/10 agrees): the function is strongly curved there, use a "
+                "smaller h. ")
     if kinks:
         shown = ", ".join(str(k) for k in kinks[:3]) + (", ..." if len(kinks) > 3 else "")
         kink_err = float(np.max(errors[kink]))
-        note = (f"{len(kinks)} of {len(locations)} {'directions' if directional else 'coordinates'} "
-                f"straddle a kink (error there up to {kink_err:.1e}; at {shown}); "
-                "the verdict uses the others")
+        note += (f"{len(kinks)} of {len(locations)} {what} straddle a kink (error there up to "
+                 f"{kink_err:.1e}; at {shown}); the verdict uses the others")
         if rest.size == 0:
-            note = (f"all {len(locations)} {'directions' if directional else 'coordinates'} straddle a "
-                    "kink, so nothing was verified away from one; check again with a smaller h, "
+            note = (f"all {len(locations)} {what} straddle a kink or fail by truncation, so nothing "
+                    "was verified away from one; check again with a smaller h, "
                     + ("or with mode='full' or 'sparse'" if directional else "or at another point"))
         if verdict == PASS:
             verdict = KINK
+    unchanged = all(fp == f0 and fm == f0 for fp, fm, *_ in firsts)
+    if locations and unchanged and np.any(analytic != 0):
+        note = (f"J did not change at all when {name} was perturbed: is it the very array the "
+                "forward pass reads (not a copy), and does the forward pass use it?")
     return GradCheckRow(name=name, shape=tuple(arr.shape), mode=mode, checked=len(locations),
                         max_error=max_error, where=at, analytic=a_w, numerical=n_w,
-                        verdict=verdict, kinks=kinks, note=note)
+                        verdict=verdict, kinks=kinks, note=note.strip(),
+                        curved=[label(i) for i in np.flatnonzero(curved)])
 
 
 def check_gradients(J: Callable, params: dict, grads: dict, mode: str = "full",
@@ -588,8 +668,8 @@ def check_gradients(J: Callable, params: dict, grads: dict, mode: str = "full",
         absolute error exceeds (warn_below / pass_below) * noise.
     thresholds: defaults to FLOAT64_THRESHOLDS, or FLOAT32_THRESHOLDS if any array
         is float32 (which also adds a warning).
-    Cost (function evaluations): 1 + 2 * (coordinates or directions checked), plus 2
-    for each location that does not pass and has to be examined for a kink.
+    Cost (function evaluations): 1 + 2 * (coordinates or directions checked), plus 6
+    to 10 for each location that does not pass and is examined for a kink.
     """
     mode = _mode(mode, where)
     h = _step(h, where)
@@ -611,7 +691,7 @@ def check_gradients(J: Callable, params: dict, grads: dict, mode: str = "full",
     dtype = _dtype_of(params.values())
     if thresholds is None:
         thresholds = FLOAT32_THRESHOLDS if dtype == np.float32 else FLOAT64_THRESHOLDS
-    notes = _input_warnings(where, params, h, mode)
+    notes = _input_warnings(where, params, h)
     for text in notes:
         warnings.warn(text, GradCheckWarning, stacklevel=3)
 
@@ -624,6 +704,13 @@ def check_gradients(J: Callable, params: dict, grads: dict, mode: str = "full",
                      directions, rng, noise, thresholds)
         for name, arr in params.items()
     ]
+    for row in rows:
+        if row.curved:
+            text = (f"{where}: h={h:g} is too large for the curvature of J in {row.name} at "
+                    f"{len(row.curved)} place(s) (truncation error; the step h/10 agrees with the "
+                    "gradient there); use a smaller h")
+            notes.append(text)
+            warnings.warn(text, GradCheckWarning, stacklevel=3)
     return GradCheckReport(title=title, rows=rows, mode=mode, h=h, dtype=str(dtype),
                            thresholds=thresholds, noise=noise, evaluations=probe.evaluations,
                            warnings=notes)

@@ -22,11 +22,13 @@ or the notebook's display cannot change a grade.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
 __all__ = [
     "GradingError",
+    "GradingDeferred",
     "describe_mismatch",
     "assert_close",
     "assert_gradients",
@@ -41,6 +43,17 @@ ATOL = 1e-9
 
 class GradingError(AssertionError):
     """A test of an assignment failed; the message says what to fix."""
+
+
+class GradingDeferred(Exception):
+    """Raised by :func:`check` inside the grader's sandbox: the grader decides, not the notebook.
+
+    A test cell that finishes *without* this exception there has had its test
+    helpers replaced, which the grader reports as tampering.
+    """
+
+
+SANDBOX_ENV = "COURSEKIT_GRADER_SANDBOX"
 
 
 def relative_errors(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -139,11 +152,21 @@ def digits_split(seed: int = 0, n_val: int = 500):
 
 @functools.lru_cache(maxsize=1)
 def _digits():
-    from sklearn.datasets import load_digits
+    """(X, y) of load_digits, read from the CSV file scikit-learn ships.
 
-    digits = load_digits()
-    X = digits.data.astype(np.float64) / 16.0
-    y = digits.target.astype(np.int64)
+    Reading the file directly avoids importing sklearn.datasets (about 0.7 s),
+    which matters when a grader runs this for every submission; the result is
+    identical to ``load_digits()`` (checked in tests/test_grading.py).
+    """
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
+    with gzip.open(path, "rt") as fh:
+        table = np.loadtxt(fh, delimiter=",")
+    X = table[:, :-1] / 16.0
+    y = table[:, -1].astype(np.int64)
     X.flags.writeable = False
     y.flags.writeable = False
     return X, y
@@ -153,8 +176,12 @@ def check(assignment: str, name: str, namespace: dict) -> None:
     """Run the check ``name`` of ``assignment`` on the functions in ``namespace``.
 
     ``namespace`` is the notebook's ``globals()``.  Raises :class:`GradingError`
-    naming every failing case; prints nothing on success except a short line.
+    naming every failing case, and prints one line on success.  Inside the
+    grader's sandbox it raises :class:`GradingDeferred` instead: there the
+    grader, not the notebook, decides.
     """
+    if os.environ.get(SANDBOX_ENV) == "1":
+        raise GradingDeferred(f"{assignment} {name}: checked by the grader outside this notebook")
     from coursekit._grader import checks
 
     spec = checks.get(assignment, name)

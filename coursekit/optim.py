@@ -249,6 +249,9 @@ class Optimizer:
 
     def __init__(self, **hyper):
         name = type(self).__name__
+        if type(self).rule is None:
+            raise TypeError(f"{name} has no update rule: use SGD, Momentum, Nesterov, AdaGrad, "
+                            "RMSProp or Adam, or subclass Optimizer with rule = staticmethod(...)")
         running = sorted(set(hyper) & set(_RUNNING))
         if running:
             raise ValueError(f"{name}: {running} are running quantities kept per parameter, "

@@ -214,7 +214,8 @@ def test_pages_load_scripts_and_styles_only_from_the_build(built_book):
         fetched = [s["src"] for s in tags.scripts if s.get("src")]
         fetched += [link["href"] for link in tags.links
                     if link.get("href") and FETCHED_RELS.intersection((link.get("rel") or "").split())]
-        assert fetched, f"{page.name}: no scripts or stylesheets found (parser broken?)"
+        if page.name != "index.html":  # index.html is only a redirect to the root page
+            assert fetched, f"{page.name}: no scripts or stylesheets found (parser broken?)"
         for url in fetched:
             assert not is_remote(url), f"{page.name} loads {url} from the network"
             target = local_target(page, url)

@@ -7,12 +7,17 @@ for coursekit's hand-written backward.  Shapes and data are drawn by hypothesis
 (few examples, so the file runs in seconds).
 
 Agreement is required to a relative error of 1e-10 per entry, with the floor of
-the relative error (the denominator's minimum) at 1e-6 of the largest entry of the
-oracle: entries that cancel to almost nothing (batch norm's dx has such) are then
-judged by an absolute error of 1e-16 times the gradient's scale, which is all that
-rounding leaves of them.
+the relative error (the denominator's minimum) at FLOOR = 1e-4 times the
+gradient's scale: the largest entry of the oracle or, where terms cancel, the size
+of those terms (batch norm's dx: |gamma dy| / sqrt(v + eps); with N = 2 the
+normalised output is almost constant and dx almost 0; in a model, the largest
+gradient of any parameter).  Entries that cancel to almost nothing are then judged
+by an absolute error of 1e-14 times that scale (~50 units in the last place),
+which is all that rounding leaves of them; any real bug is far above it.
 """
 from __future__ import annotations
+
+import os
 
 import autograd.numpy as anp
 import numpy as np
@@ -27,16 +32,23 @@ from coursekit import layers as L
 from coursekit import losses
 
 TOL = 1e-10
-SETTINGS = settings(max_examples=8, deadline=None)
+FLOOR = 1e-4
+# CK_EXAMPLES=500 pytest tests/test_core_autograd.py runs a longer search
+SETTINGS = settings(max_examples=int(os.environ.get("CK_EXAMPLES", 25)), deadline=None)
 
 dims = st.integers(1, 6)
 seeds = st.integers(0, 2**32 - 1)
 
 
-def assert_close(actual, oracle, what):
+def assert_close(actual, oracle, what, scale=0.0):
+    """Relative error < TOL, with the floor at FLOOR * max(|oracle|, scale).
+
+    scale: the size of the terms a gradient is the difference of, when they can
+    cancel (batch norm's dx): rounding error is relative to them, not to the result.
+    """
     actual, oracle = np.asarray(actual, dtype=np.float64), np.asarray(oracle, dtype=np.float64)
     assert actual.shape == oracle.shape, f"{what}: shape {actual.shape}, autograd {oracle.shape}"
-    floor = 1e-6 * max(float(np.max(np.abs(oracle), initial=0.0)), 1e-300)
+    floor = FLOOR * max(float(np.max(np.abs(oracle), initial=0.0)), scale, 1e-300)
     err = gc.relative_error(actual, oracle, floor=floor)
     assert err < TOL, f"{what}: relative error {err:.2e} against autograd"
 
@@ -173,9 +185,10 @@ def test_batchnorm_train(n, d, seed):
     x = 2.0 * x + 1.0
     out, cache = F.batchnorm_forward(x, gamma, beta, train=True)
     assert_close(out, ag_batchnorm_train(x, gamma, beta), "batchnorm_forward (train)")
+    scale = float(np.max(np.abs(dout * gamma) / np.sqrt(x.var(axis=0) + 1e-5)))
     for name, mine, oracle in zip(("x", "gamma", "beta"), F.batchnorm_backward(dout, cache),
                                   vjp(ag_batchnorm_train, (x, gamma, beta), dout)):
-        assert_close(mine, oracle, f"batchnorm_backward (train) d{name}")
+        assert_close(mine, oracle, f"batchnorm_backward (train) d{name}", scale=scale)
 
 
 @SETTINGS
@@ -270,7 +283,9 @@ def test_batchnorm_layer(train, n, d, seed):
     assert_close(layer.forward(x, train=train), oracle(x, gamma, beta), f"BatchNorm.forward({train=})")
     dx = layer.backward(dy)
     ref = vjp(oracle, (x, gamma, beta), dy)
-    assert_close(dx, ref[0], "BatchNorm.backward dx")
+    used_var = x.var(axis=0) if train else var
+    assert_close(dx, ref[0], "BatchNorm.backward dx",
+                 scale=float(np.max(np.abs(dy * gamma) / np.sqrt(used_var + 1e-5))))
     assert_close(layer.grads["gamma"], ref[1], "BatchNorm.grads['gamma']")
     assert_close(layer.grads["beta"], ref[2], "BatchNorm.grads['beta']")
 
@@ -288,7 +303,7 @@ def test_dropout_layer(n, d, p, seed):
 
 
 @SETTINGS
-@given(st.integers(2, 6), dims, st.integers(2, 5), st.floats(0.0, 0.5), seeds)
+@given(st.integers(4, 8), dims, st.integers(2, 5), st.floats(0.0, 0.5), seeds)
 def test_model_with_losses_and_l2_penalty(n, d, c, lam, seed):
     """Sequential(Linear, Tanh, BatchNorm, Linear) + cross-entropy + L2, end to end."""
     h = 4
@@ -308,9 +323,11 @@ def test_model_with_losses_and_l2_penalty(n, d, c, lam, seed):
     penalty, pgrads = losses.l2_penalty(model.params, lam)
     assert value + penalty == pytest.approx(float(ag_loss(*args)), rel=TOL)
     model.backward(loss.backward())
-    for i, name in enumerate(names):
+    oracle = [grad(ag_loss, i)(*args) for i in range(len(names))]
+    scale = max(float(np.max(np.abs(g))) for g in oracle)  # BN makes some gradients cancel
+    for name, ref in zip(names, oracle):
         mine = model.grads[name] + pgrads.get(name, 0.0)
-        assert_close(mine, grad(ag_loss, i)(*args), f"model gradient {name}")
+        assert_close(mine, ref, f"model gradient {name}", scale=scale)
 
 
 @SETTINGS

@@ -428,6 +428,16 @@ def test_relu_inputs_within_h_of_zero_give_kink_not_fail(layer, mode):
     assert row.max_error < gc.PASS_THRESHOLD  # the other coordinates are verified
 
 
+@pytest.mark.parametrize("layer", [L.ReLU(), L.LeakyReLU(0.1)], ids=repr)
+def test_directional_mode_with_an_input_exactly_at_the_kink(layer):
+    # every direction moves x[0, 0] = 0 across the kink, so no direction is clean:
+    # the row says KINK (not FAIL) and that nothing was verified away from the kink
+    report = gc.check_layer(layer, kinked_input(), mode="directional", directions=5, rng=0)
+    row = report["x"]
+    assert row.verdict == gc.KINK and report.passed, str(report)
+    assert len(row.kinks) == 5 and "nothing was verified" in row.note
+
+
 def test_kinks_inside_a_relu_model_in_every_mode():
     X = rand((16, 8), 71)
     y = np.arange(16) % 3
@@ -583,3 +593,26 @@ def test_directional_cost_is_two_passes_per_direction_per_array():
                             directions=7, rng=0)
     assert report.evaluations == 1 + 2 * 7 * len(model.params)
     assert all(row.checked == 7 for row in report.rows)
+
+
+def test_a_copied_parameter_is_reported_as_not_changing_j():
+    class CopyingLinear(L.Linear):
+        """Bug: params holds copies, so perturbing them does not change the forward pass."""
+
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self._live = {k: v.copy() for k, v in self.params.items()}
+
+        def forward(self, x, train=True):
+            s, self._cache = F.linear_forward(x, self._live["W"], self._live["b"])
+            return s
+
+    report = gc.check_layer(CopyingLinear(3, 2, rng=0), rand((4, 3), 95), mode="sparse", k=3)
+    assert report["W"].verdict == gc.FAIL
+    assert "did not change" in report["W"].note and "copy" in str(report)
+
+
+def test_empty_arrays_are_skipped():
+    x = np.zeros(0)
+    report = gc.check_gradients(lambda: 1.0, {"e": x}, {"e": np.zeros(0)})
+    assert report.passed and report["e"].checked == 0

@@ -248,6 +248,8 @@ def test_class_errors():
         optim.Adam(lr=-1)
     with pytest.raises(ValueError, match="running"):
         optim.Momentum(v=1.0)
+    with pytest.raises(TypeError, match="no update rule"):
+        optim.Optimizer(lr=0.1)
     opt = optim.SGD()
     with pytest.raises(ValueError, match=r"no gradient for parameter\(s\) \['b'\]"):
         opt.step({"W": np.ones((2, 2)), "b": np.ones(2)}, {"W": np.ones((2, 2))})

@@ -172,3 +172,18 @@ def test_evaluation_runs_in_test_mode():
     first, second = train.evaluate(model, loss, X, y), train.evaluate(model, loss, X, y)
     assert first == second
     assert first[0] == pytest.approx(loss.forward(model.forward(X, train=False), y))
+
+
+def test_float32_model_trains_and_stays_float32():
+    X, y = data.blobs(n=120, rng=0)
+    X = X.astype(np.float32)
+    model = layers.Sequential(layers.Linear(2, 16, rng=0, dtype=np.float32), layers.ReLU(),
+                              layers.Linear(16, 3, rng=1, dtype=np.float32))
+    opt = optim.Adam(lr=0.01)
+    history = train.fit(model, losses.SoftmaxCrossEntropy(), opt, X, y,
+                        epochs=5, batch_size=16, lam=1e-3, rng=0, progress=False)
+    assert history.train_acc[-1] > 0.95
+    for name, arr in {**model.params, **model.grads}.items():
+        assert arr.dtype == np.float32, f"{name} became {arr.dtype}"
+    for name, state in opt.state.items():  # Adam's moments must not be upcast either
+        assert state["s"].dtype == state["r"].dtype == np.float32, name

@@ -1,14 +1,23 @@
-"""The verifier's sandboxed half: run a student's code, call their functions, save raw outputs.
+"""The sandboxed half of grading: run a student's notebook, call their functions, save raw outputs.
 
 Started by :mod:`coursekit._grader.verify` as ``python -I -m coursekit._grader.child``
-inside the sandbox, in a fresh folder holding only ``job.json`` (the student's
-code cells and the names of the checks) and ``inputs/<check>.npz``.
+inside the sandbox, in a fresh folder holding ``job.json`` (the notebook's
+code cells, in order, each marked with the check of its test cell, if any) and
+``inputs/<check>.npz`` (the inputs the grader made).
 
-It never judges anything: it writes the student's outputs to
-``out/<check>.npz`` (plain numeric arrays, no pickle) and the exceptions they
-raised to ``out/<check>.json``; the grader compares them with the reference in
-its own process.  So whatever the student's code patches here (numpy,
-builtins, this module) can only change the student's own outputs.
+The cells run in order in an in-process IPython shell (magics work, the
+output is captured per cell, a per-cell alarm stops long cells).  Just before
+a test cell runs, the check of that cell calls the student's functions on the
+grader's inputs and saves their raw outputs to ``out/<check>.npz`` (numeric
+arrays only, no pickle) and the exceptions to ``out/<check>.json``.  Then the
+test cell itself runs, for the feedback.  Cell records go to
+``out/cells.jsonl``, one line per finished cell, so a run killed at the
+wall-clock limit keeps what it did.
+
+Nothing is judged here: the grader compares the outputs with coursekit's
+reference in its own process.  Whatever student code patches in this process
+(numpy, builtins, coursekit.grading, IPython, this module) can only change
+the student's own outputs and the feedback text.
 
 Before any student code runs, every function of coursekit's reference modules
 is disabled (its ``__code__`` replaced by one that raises
@@ -19,10 +28,12 @@ its check instead of passing it.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
-import re
+import signal
 import sys
+import time
 import types
 
 import numpy as np
@@ -36,6 +47,10 @@ MAX_ELEMENTS = 5_000_000
 
 class ReferenceUseError(RuntimeError):
     """Raised by a disabled reference function of coursekit."""
+
+
+class CellTimeout(Exception):
+    """Raised in a cell that runs past the per-cell time limit."""
 
 
 def _trap_code(qualname: str):
@@ -61,11 +76,12 @@ def disable_reference_implementations() -> list:
                    if isinstance(obj, type) and obj.__module__ == modname]
         for prefix, namespace in owners:
             for name, obj in list(namespace.items()):
-                func = obj.__func__ if isinstance(obj, (staticmethod, classmethod)) else obj
                 if isinstance(obj, property):
                     funcs = [f for f in (obj.fget, obj.fset) if f is not None]
-                elif isinstance(func, types.FunctionType):
-                    funcs = [func]
+                elif isinstance(obj, (staticmethod, classmethod)):
+                    funcs = [obj.__func__]
+                elif isinstance(obj, types.FunctionType):
+                    funcs = [obj]
                 else:
                     continue
                 for f in funcs:
@@ -77,12 +93,28 @@ def disable_reference_implementations() -> list:
     return disabled
 
 
-_MAGIC = re.compile(r"^\s*[%!]")
+class LimitedStream(io.TextIOBase):
+    """A text stream that keeps at most ``limit`` characters, then notes the truncation."""
 
+    def __init__(self, limit: int):
+        self.limit, self.parts, self.size, self.truncated = limit, [], 0, False
 
-def strip_magics(code: str) -> str:
-    """Drop IPython magics and shell lines (``%time``, ``!ls``): plain Python runs them."""
-    return "\n".join("pass" if _MAGIC.match(line) else line for line in code.splitlines())
+    def writable(self):
+        return True
+
+    def write(self, text):
+        text = str(text)
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(len(text), room)
+        if len(text) > room:
+            self.truncated = True
+        return len(text)
+
+    def value(self) -> str:
+        note = f"\n[output truncated after {self.limit} characters]\n" if self.truncated else ""
+        return "".join(self.parts) + note
 
 
 def _numeric(value):
@@ -94,55 +126,110 @@ def _numeric(value):
     return np.array(arr, copy=True)  # contiguous, detached from the student's memory
 
 
+def _on_alarm(signum, frame):
+    raise CellTimeout("time limit of this cell exceeded")
+
+
+def run_check(spec, namespace: dict, savez, dumps, open_) -> None:
+    """Call the student's functions for every case of ``spec``; save raw outputs and errors."""
+    with np.load(os.path.join("inputs", f"{spec.name}.npz"), allow_pickle=False) as data:
+        flat = {k: data[k] for k in data.files}
+    fns = {f: namespace.get(f) for f in spec.functions}
+    missing = [f for f, fn in fns.items() if not callable(fn)]
+    n_cases = 1 + max((int(k.split(":", 1)[0]) for k in flat), default=-1)
+    arrays, errors = {}, []
+    for case in range(n_cases):
+        if missing:
+            errors.append({"case": case, "type": "NameError",
+                           "message": f"{', '.join(missing)} is not defined"})
+            continue
+        inputs = {k.split(":", 1)[1]: v for k, v in flat.items() if int(k.split(":", 1)[0]) == case}
+        try:
+            outputs = spec.call(fns, inputs)
+            for key, value in outputs.items():
+                arrays[f"{case}:{key}"] = _numeric(value)
+        except BaseException as exc:  # noqa: BLE001 - timeouts and SystemExit too
+            errors.append({"case": case, "type": type(exc).__name__, "message": str(exc)[:500]})
+    savez(os.path.join("out", f"{spec.name}.npz"), **arrays)
+    with open_(os.path.join("out", f"{spec.name}.json"), "w", encoding="utf-8") as fh:
+        fh.write(dumps(errors))
+
+
 def main() -> None:
     with open("job.json", encoding="utf-8") as fh:
         job = json.load(fh)
-    specs = {name: _checks.get(job["assignment"], name) for name in job["checks"]}
-    savez, dumps, open_ = np.savez, json.dumps, open
+    cell_timeout = int(job.get("cell_timeout", 30))
+    max_chars = int(job.get("max_output_chars", 100_000))
+    t_start = time.monotonic()
+    specs = {c["check"]: _checks.get(job["assignment"], c["check"])
+             for c in job["cells"] if c.get("check")}
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance(colors="NoColor")
+    # references taken before any student code runs
+    savez, dumps, open_, alarm, setsig = np.savez, json.dumps, open, signal.alarm, signal.signal
+    run_cell, real_stdout, real_stderr = shell.run_cell, sys.stdout, sys.stderr
+    structured_tb = shell.InteractiveTB.structured_traceback
     main_pid = os.getpid()
-    disable_reference_implementations()
     os.makedirs("out", exist_ok=True)
+    disable_reference_implementations()
+    log = open_(os.path.join("out", "cells.jsonl"), "w", encoding="utf-8")
+    log.write(dumps({"index": -1, "setup_seconds": round(time.monotonic() - t_start, 3)}) + "\n")
 
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    cell_errors = []
-    sys.setrecursionlimit(5000)
-    for index, code in enumerate(job["cells"]):
-        try:
-            exec(compile(strip_magics(code), f"<solution cell {index}>", "exec"), namespace)
-        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
-            cell_errors.append({"cell": index, "error": f"{type(exc).__name__}: {exc}"[:500]})
-        if os.getpid() != main_pid:  # a fork of the student's code: never reports
-            os._exit(0)
-    with open_("out/_cells.json", "w", encoding="utf-8") as fh:
-        fh.write(dumps(cell_errors))
+    last_error = {}
 
-    for name, spec in specs.items():
-        with np.load(os.path.join("inputs", f"{name}.npz"), allow_pickle=False) as data:
-            flat = {k: data[k] for k in data.files}
-        fns = {f: namespace.get(f) for f in spec.functions}
-        arrays, errors = {}, []
-        missing = [f for f, fn in fns.items() if not callable(fn)]
-        n_cases = 1 + max((int(k.split(":", 1)[0]) for k in flat), default=-1)
-        for case in range(n_cases):
-            if missing:
-                errors.append({"case": case, "type": "NameError",
-                               "message": f"{', '.join(missing)} is not defined"})
-                continue
-            inputs = {k.split(":", 1)[1]: v for k, v in flat.items()
-                      if int(k.split(":", 1)[0]) == case}
+    def record_traceback(*args, **kwargs):
+        etype, value, tb = sys.exc_info()
+        if etype is not None:
+            last_error["error"] = {"ename": etype.__name__, "evalue": str(value)[:2000],
+                                   "traceback": structured_tb(etype, value, tb)[-40:]}
+
+    shell.showtraceback = record_traceback
+    shell.showsyntaxerror = record_traceback
+
+    for index, cell in enumerate(job["cells"]):
+        check = cell.get("check")
+        if check:
+            setsig(signal.SIGALRM, _on_alarm)
+            alarm(max(1, min(int(specs[check].time_limit), cell_timeout)))
             try:
-                outputs = spec.call(fns, inputs)
-                for key, value in outputs.items():
-                    arrays[f"{case}:{key}"] = _numeric(value)
-            except BaseException as exc:  # noqa: BLE001
-                errors.append({"case": case, "type": type(exc).__name__,
-                               "message": str(exc)[:500]})
+                run_check(specs[check], shell.user_ns, savez, dumps, open_)
+            except BaseException:  # noqa: BLE001 - a timeout while saving: the file is missing
+                pass
+            finally:
+                alarm(0)
             if os.getpid() != main_pid:
                 os._exit(0)
-        savez(os.path.join("out", f"{name}.npz"), **arrays)
-        with open_(os.path.join("out", f"{name}.json"), "w", encoding="utf-8") as fh:
-            fh.write(dumps(errors))
-    sys.stdout.flush()
+        if cell.get("skip"):
+            continue
+        started = time.monotonic()
+        out, err = LimitedStream(max_chars), LimitedStream(max_chars)
+        last_error.clear()
+        sys.stdout, sys.stderr = out, err
+        setsig(signal.SIGALRM, _on_alarm)
+        alarm(cell_timeout)
+        try:
+            result = run_cell(cell["source"], store_history=True)
+            failed = not result.success
+        except BaseException as exc:  # noqa: BLE001 - the alarm may fire outside the cell
+            failed = True
+            last_error["error"] = {"ename": type(exc).__name__, "evalue": str(exc)[:2000],
+                                   "traceback": [f"{type(exc).__name__}: {exc}"]}
+        finally:
+            alarm(0)
+            sys.stdout, sys.stderr = real_stdout, real_stderr
+        if os.getpid() != main_pid:  # a fork made by the student's code never reports
+            os._exit(0)
+        error = last_error.get("error")
+        if failed and error is None:
+            error = {"ename": "Error", "evalue": "the cell failed", "traceback": []}
+        record = {"index": index, "stdout": out.value(), "stderr": err.value(),
+                  "error": error if failed else None,
+                  "seconds": round(time.monotonic() - started, 3)}
+        log.write(dumps(record) + "\n")
+        log.flush()
+    log.close()
     os._exit(0)
 
 

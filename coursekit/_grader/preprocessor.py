@@ -1,23 +1,24 @@
-"""SandboxedExecute: nbgrader's Execute step, replaced by sandboxed runs and a verifier.
+"""SandboxedExecute: nbgrader's Execute step, replaced by a sandboxed run and the grader's verdicts.
 
 nbgrader's autograde calls this preprocessor where it would call ``Execute``
-(see ``nbgrader_config.py``).  On the notebook that nbgrader has already
-restored (test cells put back from the gradebook), it
+(see ``coursekit/_grader/course.py``), on the notebook nbgrader has already
+restored (test cells put back from the gradebook).  It
 
-1. runs the whole notebook in a sandboxed kernel (``nbrun``), for feedback;
-2. runs the student's code in a second, fresh sandbox and has the grader judge
-   every test cell that has a registered check (``verify``);
-3. writes the *verified* verdict as the output of each test cell, so that
-   nbgrader's own ``SaveAutoGrades`` records the verified score (an error
-   output scores 0, an ``execute_result`` number is partial credit, anything
-   else full marks);
-4. copies the kernel's outputs of the other cells, with tracebacks scrubbed of
-   hidden-test lines, and writes a JSON report (reasons) for ``coursekit grade``.
+1. runs the notebook's code cells, in order, in one fresh sandboxed process
+   (:mod:`~coursekit._grader.child`); at each test cell that has a registered
+   check, the student's functions are called on the grader's inputs and their
+   raw outputs saved;
+2. judges those outputs here, in the instructor's process, against
+   coursekit's reference (:mod:`~coursekit._grader.verify`);
+3. writes each verdict as the output of its test cell, so that nbgrader's own
+   ``SaveAutoGrades`` records it (an error output scores 0, an
+   ``execute_result`` number is partial credit, other output full marks);
+4. gives the other cells the outputs of the sandboxed run, tracebacks
+   scrubbed of hidden-test lines, and writes a JSON report of reasons.
 
-The kernel run never decides a grade: code that patches numpy.testing,
-builtins, coursekit.grading or IPython's traceback display can only change
-what the kernel printed.  When the kernel's test passed but the verified check
-failed, the report says "verdicts differ".
+Nothing the student's code does in its process can change a verdict.  In the
+sandbox ``coursekit.grading.check`` always raises ``GradingDeferred``; a test
+cell that finishes without it had its helpers replaced: reported as tampering.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -36,7 +38,6 @@ from coursekit._grader import sandbox, verify
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
-SKIP_TAG = "coursekit:skip-verify"  # instructor cells the verifier need not run (plots, demos)
 
 
 def nbgrader_meta(cell) -> dict:
@@ -46,18 +47,6 @@ def nbgrader_meta(cell) -> dict:
 def is_test_cell(cell) -> bool:
     meta = nbgrader_meta(cell)
     return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
-
-
-def student_code_cells(nb) -> list:
-    """Source of the code cells the verifier runs: all but test cells and skipped demos."""
-    out = []
-    for cell in nb.cells:
-        if cell.cell_type != "code" or is_test_cell(cell):
-            continue
-        if SKIP_TAG in cell.get("metadata", {}).get("tags", []):
-            continue
-        out.append(cell.source if isinstance(cell.source, str) else "".join(cell.source))
-    return out
 
 
 def hidden_lines(nb) -> list:
@@ -99,16 +88,6 @@ def scrub_outputs(outputs: list, secret_lines: list) -> list:
     return clean
 
 
-def _kernel_passed(cell) -> bool | None:
-    """In-kernel verdict of a test cell: None when it did not run."""
-    outputs = cell.get("outputs", [])
-    if not outputs and cell.get("execution_count") is None:
-        return None
-    return not any(o.get("output_type") == "error" or
-                   (o.get("output_type") == "stream" and o.get("name") == "stderr")
-                   for o in outputs)
-
-
 def verdict_outputs(verdict: verify.Verdict, points: float, n_cases: int) -> list:
     """Outputs that make nbgrader record the verified score of a test cell."""
     if verdict.passed:
@@ -124,16 +103,45 @@ def verdict_outputs(verdict: verify.Verdict, points: float, n_cases: int) -> lis
                                    traceback=["CheckFailed: " + verdict.message()])]
 
 
-class SandboxedExecute(NbGraderPreprocessor):
-    """Execute in a sandbox and record the verifier's verdicts (replaces nbgrader's Execute)."""
+def record_outputs(record: dict | None, secret: list) -> list:
+    """Notebook outputs for one cell record of the sandboxed run, hidden lines scrubbed."""
+    if record is None:
+        return []
+    outs = []
+    for name in ("stdout", "stderr"):
+        text = record.get(name)
+        if isinstance(text, str) and text:
+            outs.append(nbformat.v4.new_output("stream", name=name, text=text))
+    err = record.get("error")
+    if isinstance(err, dict):
+        tb = err.get("traceback") if isinstance(err.get("traceback"), list) else []
+        outs.append(nbformat.v4.new_output("error", ename=str(err.get("ename", "Error"))[:100],
+                                           evalue=str(err.get("evalue", ""))[:2000],
+                                           traceback=[str(t) for t in tb][:40]))
+    return scrub_outputs(outs, secret)
 
-    cell_timeout = Int(30, help="Seconds a single cell may run in the feedback kernel.").tag(config=True)
-    time_limit = Float(120.0, help="Wall-clock seconds for each sandboxed run of a submission.").tag(config=True)
-    memory_mb = Int(2048, help="Address-space limit of each sandboxed process (MB).").tag(config=True)
-    cpu_seconds = Int(120, help="CPU-time limit of each sandboxed process (s).").tag(config=True)
+
+def in_notebook_outcome(record: dict | None) -> str:
+    """How a test cell ended in the sandbox: 'deferred' (normal), 'completed' (tampered),
+    'failed' (an error before the grader's check) or 'not run'."""
+    if record is None:
+        return "not run"
+    err = record.get("error")
+    if not err:
+        return "completed"
+    return "deferred" if isinstance(err, dict) and err.get("ename") == "GradingDeferred" else "failed"
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """Execute in a sandbox and record the grader's verdicts (replaces nbgrader's Execute)."""
+
+    cell_timeout = Int(30, help="Seconds a single cell may run.").tag(config=True)
+    time_limit = Float(120.0, help="Wall-clock seconds for the whole run of a submission.").tag(config=True)
+    memory_mb = Int(2048, help="Address-space limit of the sandboxed process (MB).").tag(config=True)
+    cpu_seconds = Int(120, help="CPU-time limit of the sandboxed process (s).").tag(config=True)
     max_processes = Int(64, help="Process/thread limit of the sandbox user.").tag(config=True)
     file_size_mb = Int(64, help="Largest file the student's code may write (MB).").tag(config=True)
-    max_output_bytes = Int(1_000_000, help="Outputs kept per cell in the feedback.").tag(config=True)
+    max_output_chars = Int(100_000, help="Characters of stdout/stderr kept per cell.").tag(config=True)
     report_dir = Unicode("", help="Folder for the per-submission JSON reports.").tag(config=True)
     scratch_dir = Unicode("", help="Parent of the private scratch folders (default: system temp).").tag(config=True)
 
@@ -146,23 +154,34 @@ class SandboxedExecute(NbGraderPreprocessor):
             raise RuntimeError("cannot grade safely: " + sandbox.unavailable_reason())
         info = resources.get("nbgrader", {})
         assignment, student = info.get("assignment", "?"), info.get("student", "?")
-        scratch = tempfile.mkdtemp(prefix=f"coursekit-{student}-", dir=self.scratch_dir or None)
-        os.chmod(scratch, 0o711)
+        known = _checks.for_assignment(assignment)
+        code_cells = [c for c in nb.cells if c.cell_type == "code"]
+        job = []
+        for cell in code_cells:
+            gid = nbgrader_meta(cell).get("grade_id")
+            check = gid if is_test_cell(cell) and gid in known else None
+            job.append({"source": str(cell.source), "check": check})
+        scratch = tempfile.mkdtemp(prefix="coursekit-grade-", dir=self.scratch_dir or None)
+        start = time.monotonic()
         try:
-            executed, kernel_status = self._run_kernel(nb, scratch)
-            tests = {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if is_test_cell(c)}
-            known = _checks.for_assignment(assignment)
-            names = [n for n in tests if n in known]
-            result = verify.verify(assignment, student_code_cells(nb), names,
-                                   os.path.join(scratch, "verify"), limits=self._limits(),
-                                   wall_seconds=self.time_limit)
-            report = self._merge(nb, executed, tests, result, known)
+            result = verify.verify(assignment, job, os.path.join(scratch, "run"),
+                                   limits=self._limits(), wall_seconds=self.time_limit,
+                                   cell_timeout=self.cell_timeout,
+                                   max_output_chars=self.max_output_chars)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        report.update(student=student, assignment=assignment, kernel=kernel_status,
-                      verifier=result.note or "ok",
-                      cell_errors=[e.get("error", "") for e in result.cell_errors
-                                   if isinstance(e, dict)][:20])
+        report = self._merge(nb, code_cells, result, known)
+        timeouts = sum(1 for r in result.cells.values()
+                       if isinstance(r.get("error"), dict) and r["error"].get("ename") == "CellTimeout")
+        errors = [f"{r['error'].get('ename')}: {r['error'].get('evalue', '')}"[:300]
+                  for r in result.cells.values()
+                  if isinstance(r.get("error"), dict)
+                  and r["error"].get("ename") not in ("GradingDeferred", "CheckFailed")]
+        truncated = sum(1 for r in result.cells.values()
+                        if "[output truncated" in str(r.get("stdout", "")) + str(r.get("stderr", "")))
+        report.update(student=student, assignment=assignment, run=result.note or "ok",
+                      cell_timeouts=timeouts, truncated_outputs=truncated, cell_errors=errors[:20],
+                      seconds=round(time.monotonic() - start, 2))
         resources.setdefault("coursekit", {})["report"] = report
         if self.report_dir:
             os.makedirs(self.report_dir, exist_ok=True)
@@ -171,66 +190,28 @@ class SandboxedExecute(NbGraderPreprocessor):
                 json.dump(report, fh, indent=1)
         return nb, resources
 
-    # -- 1. the feedback kernel ------------------------------------------------
-    def _run_kernel(self, nb, scratch: str):
-        uid = sandbox.sandbox_uid()
-        workdir = sandbox.prepare_workdir(os.path.join(scratch, "run"), uid)
-        clean = nbformat.from_dict(json.loads(json.dumps(nb)))
-        for cell in clean.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        nbformat.write(clean, os.path.join(workdir, "in.ipynb"))
-        os.chown(os.path.join(workdir, "in.ipynb"), uid, uid)
-        run = sandbox.run([sys.executable, "-I", "-m", "coursekit._grader.nbrun", "in.ipynb",
-                           "out.ipynb", str(self.cell_timeout), str(self.max_output_bytes)],
-                          workdir, limits=self._limits(), wall_seconds=self.time_limit, uid=uid)
-        executed = None
-        out_path = os.path.join(workdir, "out.ipynb")
-        try:
-            if os.path.getsize(out_path) <= 50 * 1024 * 1024:
-                executed = nbformat.read(out_path, as_version=4)
-        except Exception:  # noqa: BLE001 - missing, huge or forged: no kernel outputs
-            executed = None
-        if run.timed_out:
-            status = f"time limit ({self.time_limit:.0f} s) exceeded"
-        elif executed is None:
-            status = f"kernel run produced no notebook (exit {run.returncode})"
-        else:
-            status = str(executed.metadata.get("coursekit_run", {}).get("status", "unknown"))[:300]
-        return executed, status
-
-    # -- 3 and 4. verdicts into the notebook -----------------------------------------
-    def _merge(self, nb, executed, tests: dict, result: verify.VerifyResult, known: dict) -> dict:
+    def _merge(self, nb, code_cells: list, result: verify.VerifyResult, known: dict) -> dict:
+        """Outputs of the sandboxed run into the cells; verdicts into the test cells."""
         secret = hidden_lines(nb)
         parts = {}
-        ran = executed is not None and len(executed.cells) == len(nb.cells)
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            kcell = executed.cells[index] if ran else None
-            if kcell is not None and kcell.get("source") != cell.source:
-                kcell = None  # the file was forged: ignore its outputs
+        for index, cell in enumerate(code_cells):
+            record = result.cells.get(index)
+            cell.execution_count = index + 1 if record is not None else None
             if not is_test_cell(cell):
-                cell.outputs = scrub_outputs(kcell.get("outputs", []), secret) if kcell else []
-                cell.execution_count = kcell.get("execution_count") if kcell else None
+                cell.outputs = record_outputs(record, secret)
                 continue
-            grade_id = nbgrader_meta(cell)["grade_id"]
-            points = float(nbgrader_meta(cell).get("points", 0))
-            in_kernel = _kernel_passed(kcell) if kcell else None
+            meta = nbgrader_meta(cell)
+            grade_id, points = meta["grade_id"], float(meta.get("points", 0))
             verdict = result.verdicts.get(grade_id)
-            if verdict is None:
-                # no registered check: keep nbgrader's usual in-kernel verdict
-                cell.outputs = scrub_outputs(kcell.get("outputs", []), secret) if kcell else [
-                    nbformat.v4.new_output("error", ename="NotRun", evalue="the cell did not run",
-                                           traceback=["NotRun: the cell did not run"])]
-                parts[grade_id] = {"points": points, "verified": False, "in_kernel": in_kernel}
+            if verdict is None:  # no registered check: nbgrader's usual in-notebook verdict
+                cell.outputs = record_outputs(record, secret) or [nbformat.v4.new_output(
+                    "error", ename="NotRun", evalue="the cell did not run",
+                    traceback=["NotRun: the cell did not run"])]
+                parts[grade_id] = {"points": points, "verified": False}
                 continue
-            n_cases = len(known[grade_id].cases())
-            cell.outputs = verdict_outputs(verdict, points, n_cases)
-            cell.execution_count = kcell.get("execution_count") if kcell else None
-            differ = bool(in_kernel) and not verdict.passed
+            outcome = in_notebook_outcome(record)
+            cell.outputs = verdict_outputs(verdict, points, len(known[grade_id].cases()))
             parts[grade_id] = {"points": points, "verified": True, "passed": verdict.passed,
-                               "in_kernel": in_kernel, "reason": verdict.reason,
-                               "problems": verdict.problems[:10],
-                               "verdicts_differ": differ}
+                               "reason": verdict.reason, "problems": verdict.problems[:10],
+                               "in_notebook": outcome, "tampered": outcome == "completed"}
         return {"parts": parts}

@@ -36,27 +36,31 @@ class Verdict:
 
 @dataclass
 class VerifyResult:
-    verdicts: dict  # name -> Verdict
-    cell_errors: list
+    verdicts: dict  # check name -> Verdict
+    cells: dict  # cell index -> {"stdout", "stderr", "error"} of the cells that finished
     run: sandbox.RunResult | None
     note: str = ""  # what ended the student process early, if anything
 
 
-def _case_inputs(check: _checks.Check):
-    return list(check.cases())
+def write_job(workdir: str, assignment: str, cells: list, *, cell_timeout: int,
+              max_output_chars: int) -> dict:
+    """Write job.json and inputs/<check>.npz; return check name -> [(desc, inputs)].
 
-
-def write_job(workdir: str, assignment: str, cells: list, names: list) -> dict:
-    """Write job.json and inputs/<check>.npz; return name -> [(desc, inputs)]."""
+    cells: [{"source": str, "check": name or None}] in notebook order.
+    """
     os.makedirs(os.path.join(workdir, "inputs"), exist_ok=True)
     cases = {}
-    for name in names:
+    for cell in cells:
+        name = cell.get("check")
+        if not name:
+            continue
         check = _checks.get(assignment, name)
-        cases[name] = _case_inputs(check)
+        cases[name] = list(check.cases())
         flat = {f"{i}:{k}": v for i, (_, inputs) in enumerate(cases[name]) for k, v in inputs.items()}
         np.savez(os.path.join(workdir, "inputs", f"{name}.npz"), **flat)
     with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as fh:
-        json.dump({"assignment": assignment, "checks": list(names), "cells": list(cells)}, fh)
+        json.dump({"assignment": assignment, "cells": list(cells), "cell_timeout": cell_timeout,
+                   "max_output_chars": max_output_chars}, fh)
     return cases
 
 
@@ -87,7 +91,7 @@ def judge(assignment: str, name: str, cases: list, outdir: str, ended_early: str
     arrays = _read_outputs(os.path.join(outdir, f"{name}.npz"))
     errors = _read_json(os.path.join(outdir, f"{name}.json"), [])
     if arrays is None:
-        why = ended_early or "no output"
+        why = ended_early or "not reached"
         return Verdict(name, False, [f"not checked: {why}"], reason=why)
     err_by_case = {}
     for e in errors:
@@ -109,30 +113,50 @@ def judge(assignment: str, name: str, cases: list, outdir: str, ended_early: str
     return Verdict(name, True)
 
 
-def verify(assignment: str, cells: list, names: list, workdir: str, *,
-           limits: sandbox.Limits = sandbox.Limits(), wall_seconds: float | None = None) -> VerifyResult:
-    """Run ``cells`` (the student's code) in a fresh sandbox and judge the checks ``names``."""
+def _read_cell_records(path: str, n_cells: int) -> dict:
+    """index -> record of every cell the child finished (lines it could not forge usefully)."""
+    records = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if len(line) > 2_000_000:
+                    continue
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(rec, dict) and isinstance(rec.get("index"), int) \
+                        and 0 <= rec["index"] < n_cells:
+                    records[rec["index"]] = rec
+    except OSError:
+        pass
+    return records
+
+
+def verify(assignment: str, cells: list, workdir: str, *,
+           limits: sandbox.Limits = sandbox.Limits(), wall_seconds: float = 120.0,
+           cell_timeout: int = 30, max_output_chars: int = 100_000) -> VerifyResult:
+    """Run the notebook ``cells`` in a fresh sandbox and judge every check they name."""
     uid = sandbox.sandbox_uid()
     sandbox.prepare_workdir(workdir, uid)
-    cases = write_job(workdir, assignment, cells, names)
+    cases = write_job(workdir, assignment, cells, cell_timeout=cell_timeout,
+                      max_output_chars=max_output_chars)
     for root, dirs, files in os.walk(workdir):
         for n in dirs + files:
             os.chown(os.path.join(root, n), uid, uid)
-    if wall_seconds is None:
-        wall_seconds = 15.0 + sum(_checks.get(assignment, n).time_limit for n in names)
     run = sandbox.run([sys.executable, "-I", "-m", "coursekit._grader.child"], workdir,
                       limits=limits, wall_seconds=wall_seconds, uid=uid)
     outdir = os.path.join(workdir, "out")
+    records = _read_cell_records(os.path.join(outdir, "cells.jsonl"), len(cells))
     if run.timed_out:
-        ended = f"time limit ({wall_seconds:.0f} s) exceeded"
+        ended = f"time limit ({wall_seconds:g} s) exceeded"
     elif run.killed_by_signal:
-        ended = f"the process was killed by signal {run.killed_by_signal} (resource limit?)"
+        ended = f"the process was killed by signal {run.killed_by_signal} (a resource limit)"
     elif run.returncode != 0:
         ended = f"the student's code ended the process (exit code {run.returncode})"
-    elif not os.path.exists(os.path.join(outdir, "_cells.json")):
+    elif len(records) < sum(1 for c in cells if not c.get("skip")):
         ended = "the student's code ended the process early (os._exit or a crash)"
     else:
         ended = ""
-    cell_errors = _read_json(os.path.join(outdir, "_cells.json"), [])
-    verdicts = {n: judge(assignment, n, cases[n], outdir, ended) for n in names}
-    return VerifyResult(verdicts, cell_errors, run, ended)
+    verdicts = {n: judge(assignment, n, cases[n], outdir, ended) for n in cases}
+    return VerifyResult(verdicts, records, run, ended)
