@@ -4,10 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all test install demo bench clean book book-assets lab browser
+.PHONY: all test install demo bench clean sandbox release grade-samples book book-assets lab browser
 
 # The main job: install, then run the course end to end.
-all: install demo book
+all: install demo book grade-samples
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,book]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) sandbox
 
 # Train a network on the handwritten digits and print the learning curve summary.
 demo: install
@@ -65,3 +65,19 @@ bench: install
 
 clean:
 	rm -rf $(VENV) book/_build book/node_modules book/_assets build *.egg-info
+
+# ---------------------------------------------------------------------------
+# Grading (`coursekit grade --help`). Student code runs in a bubblewrap sandbox
+# (Debian package bubblewrap); installed here when missing (needs root, as grading does).
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap; }
+
+# Regenerate the student release assignments/ from solutions/ with nbgrader.
+release: install
+	$(PY) -m coursekit.cli release
+
+# Grade the sample class (examples/class) and check every score and reason.
+SAMPLE_LIMITS := --cell-timeout 3 --time-limit 10 --regrade --quiet
+grade-samples: install release
+	$(PY) -m coursekit.cli grade A1 --submissions examples/class/A1 --workdir grading/samples $(SAMPLE_LIMITS) --expect examples/class/expected.csv
+	$(PY) -m coursekit.cli grade A2 --submissions examples/class/A2 --workdir grading/samples $(SAMPLE_LIMITS) --expect examples/class/expected.csv

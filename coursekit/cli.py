@@ -37,6 +37,12 @@ Results (in --workdir):
 
 Running it again grades only new or changed submissions (use --regrade to
 grade all again); a run that was interrupted can simply be started again.
+Needs root (student code is switched to an unprivileged user) and bubblewrap.
+
+Example:
+  coursekit grade A2 --submissions ~/class/A2 --workdir ~/grading-A2
+  coursekit grade A2 --submissions examples/class/A2 --workdir /tmp/demo \
+      --cell-timeout 3 --time-limit 10 --expect examples/class/expected.csv
 """
 
 
@@ -121,6 +127,7 @@ def cmd_grade(args) -> int:
     opts = pipeline.Options(assignment=args.assignment, workdir=workdir, course_root=root,
                             db_url=db_url, jobs=args.jobs or os.cpu_count() or 1,
                             cell_timeout=args.cell_timeout, time_limit=args.time_limit,
+                            memory_mb=args.memory_mb,
                             regrade=args.regrade, feedback=not args.no_feedback)
     rows = pipeline.grade(opts, subs, progress=not args.quiet)
     parts = pipeline.part_names(opts)
@@ -130,7 +137,15 @@ def cmd_grade(args) -> int:
     print(f"grades: {csv_path}")
     if opts.feedback:
         print(f"feedback: {os.path.join(workdir, 'feedback')}/<student>/{args.assignment}/")
-    return 0 if all(r["status"] == "graded" for r in rows) else 1
+    status = 0 if all(r["status"] == "graded" for r in rows) else 1
+    if args.expect:
+        problems = pipeline.compare_with_expected(rows, args.expect, args.assignment)
+        for p in problems:
+            print(f"UNEXPECTED {p}", file=sys.stderr)
+        print(f"expected results ({args.expect}): "
+              + ("all match" if not problems else f"{len(problems)} differences"))
+        status = status or (1 if problems else 0)
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,11 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seconds one notebook cell may run (default: 30)")
     gr.add_argument("--time-limit", type=float, default=120.0, metavar="S",
                     help="wall-clock seconds per sandboxed run of a submission (default: 120)")
+    gr.add_argument("--memory-mb", type=int, default=2048, metavar="MB",
+                    help="memory (address space) a submission may use (default: 2048)")
     gr.add_argument("--regrade", action="store_true",
                     help="grade every submission again, even unchanged ones")
     gr.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
     gr.add_argument("--csv", metavar="PATH", help="where to write the grades (default: in --workdir)")
     gr.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    gr.add_argument("--expect", metavar="CSV",
+                    help="compare with expected results (columns assignment, student, score, "
+                    "reason_contains); exit 1 on any difference")
     gr.add_argument("--course-root", help="folder with solutions/ (default: the repository)")
     gr.set_defaults(func=cmd_grade)
     return parser

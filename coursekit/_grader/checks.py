@@ -18,7 +18,8 @@ The name of a check is the nbgrader ``grade_id`` of the test cell that runs it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -37,8 +38,7 @@ class Check:
     cases: Callable[[], list]  # -> [(case description, Inputs)]
     call: Callable[[dict, Inputs], dict]  # (student functions, inputs) -> raw outputs
     judge: Callable[[Inputs, dict], list]  # (inputs, outputs) -> list of problems
-    time_limit: float = 10.0  # seconds for all cases, in the verifier
-    doc: str = field(default="")
+    time_limit: float = 10.0  # seconds for all cases in the sandbox (capped by the cell timeout)
 
 
 _REGISTRY: dict = {}
@@ -49,7 +49,26 @@ def register(check: Check) -> Check:
     return check
 
 
+def _load(assignment: str) -> None:
+    """Import ``coursekit._grader.checks_<assignment>`` (e.g. checks_a3), if it exists.
+
+    A1 and A2 are defined below; later assignments keep their checks in a module
+    of their own, which registers them when imported.
+    """
+    import importlib
+
+    modname = f"{__package__}.checks_{assignment.lower()}"
+    if modname in sys.modules:
+        return
+    try:
+        importlib.import_module(modname)
+    except ModuleNotFoundError as exc:
+        if exc.name != modname:
+            raise
+
+
 def get(assignment: str, name: str) -> Check:
+    _load(assignment)
     try:
         return _REGISTRY[(assignment, name)]
     except KeyError:
@@ -59,6 +78,7 @@ def get(assignment: str, name: str) -> Check:
 
 def for_assignment(assignment: str) -> dict:
     """name -> Check for every check of ``assignment``."""
+    _load(assignment)
     return {n: c for (a, n), c in _REGISTRY.items() if a == assignment}
 
 
@@ -106,18 +126,33 @@ def _views(inputs: Inputs) -> Inputs:
     """Turn the ``*_wide``/``*_t`` inputs into the non-contiguous views they stand for.
 
     A ``.npz`` file only holds contiguous arrays, so a case that tests strided
-    input stores ``x_wide`` (every other column is the real ``x``) or ``W_t``
-    (the transpose of the real ``W``) and both sides rebuild the same view.
+    input stores ``x_wide`` (the left half of its columns is the real ``x``, the
+    right half junk; for a vector, every other entry) or ``W_t`` (the transpose
+    of the real ``W``) and both sides rebuild the same view.  A left-half view
+    cannot be flattened without a copy, the trap of ``x.reshape(-1)``.
     """
     out = {}
     for key, value in inputs.items():
-        if key.endswith("_wide"):
-            out[key[:-5]] = value[..., ::2]
+        if key.endswith("_wide") and value.ndim >= 2:
+            out[key[:-5]] = value[..., : value.shape[-1] // 2]  # rows are not evenly strided
+        elif key.endswith("_wide"):
+            out[key[:-5]] = value[::2]
         elif key.endswith("_t"):
             out[key[:-2]] = value.T
         else:
             out[key] = value
     return out
+
+
+def _strided(data: np.ndarray, rng) -> np.ndarray:
+    """The ``*_wide`` array whose view (see :func:`_views`) is ``data``; junk elsewhere."""
+    if data.ndim == 1:
+        wide = rng.standard_normal(2 * data.size)
+        wide[::2] = data
+    else:
+        wide = rng.standard_normal(data.shape[:-1] + (2 * data.shape[-1],))
+        wide[..., : data.shape[-1]] = data
+    return wide
 
 
 def _compare_all(pairs, right_names=True) -> list:
@@ -132,11 +167,6 @@ def _compare_all(pairs, right_names=True) -> list:
     return ["; ".join(problems) + ok]
 
 
-def _shapes(inputs: Inputs) -> str:
-    v = _views(inputs)
-    return ", ".join(f"{k}: {tuple(a.shape)}" for k, a in v.items() if k not in ("lam", "h"))
-
-
 # ---------------------------------------------------------------------------
 # A2: backpropagation for a two-layer network
 # ---------------------------------------------------------------------------
@@ -147,9 +177,7 @@ def _linear_case(rng, n, d, m, contiguous=True):
     if contiguous:
         case.update(x=x, W=W)
     else:
-        wide = np.zeros((n, 2 * d))
-        wide[:, ::2] = x
-        case.update(x_wide=wide, W_t=np.ascontiguousarray(W.T))
+        case.update(x_wide=_strided(x, rng), W_t=np.ascontiguousarray(W.T))
     return case
 
 
@@ -199,8 +227,7 @@ def _relu_cases_visible():
 def _relu_cases_hidden():
     rng = np.random.default_rng(21)
     zeros = rng.integers(-2, 3, size=(6, 7)).astype(np.float64)  # many entries exactly 0
-    wide = np.zeros((3, 8))
-    wide[:, ::2] = rng.standard_normal((3, 4))
+    wide = _strided(rng.standard_normal((3, 4)), rng)
     return [
         ("inputs exactly at 0", {"x": zeros, "dout": rng.standard_normal((6, 7))}),
         ("a batch of 1", {"x": rng.standard_normal((1, 9)), "dout": rng.standard_normal((1, 9))}),
@@ -235,12 +262,11 @@ def _softmax_cases_visible():
 
 def _softmax_cases_hidden():
     rng = np.random.default_rng(22)
-    wide = np.zeros((4, 10))
-    wide[:, ::2] = rng.standard_normal((4, 5))
+    wide = _strided(rng.standard_normal((4, 5)), rng)
     return [
         ("large logits (about 1000)", {"scores": 1000 + 400 * rng.standard_normal((6, 5)),
                                        "y": rng.integers(0, 5, size=6)}),
-        ("large negative logits", {"scores": -800 + 300 * rng.standard_normal((3, 7)),
+        ("large negative logits", {"scores": -3000 + 300 * rng.standard_normal((3, 7)),
                                    "y": rng.integers(0, 7, size=3)}),
         ("a batch of 1", {"scores": rng.standard_normal((1, 3)), "y": np.array([2])}),
         ("non-contiguous scores", {"scores_wide": wide, "y": rng.integers(0, 5, size=4)}),
@@ -351,8 +377,7 @@ def _numgrad_cases_visible():
 
 def _numgrad_cases_hidden():
     rng = np.random.default_rng(24)
-    wide = np.zeros((3, 8))
-    wide[:, ::2] = rng.standard_normal((3, 4))
+    wide = _strided(rng.standard_normal((3, 4)), rng)
     return [
         ("a 2-D x (3, 4)", {"x": rng.standard_normal((3, 4)), "A": rng.standard_normal((3, 4)),
                            "c": np.array(2.0)}),
@@ -430,3 +455,158 @@ def _training_judge(inputs, outputs):
 
 register(Check("A2", "training", ("train_two_layer",), _training_cases, _training_call,
                _training_judge, time_limit=40.0))
+
+
+# ---------------------------------------------------------------------------
+# A1: Jacobians and the chain rule
+#
+# The expected Jacobians are built from coursekit's reference backward passes
+# (a Jacobian's row i is the vector-Jacobian product with the unit vector e_i),
+# and the tensor of the squared-loss example from coursekit's numerical
+# Jacobian, so the grader relies on no formula the student is asked to derive.
+# ---------------------------------------------------------------------------
+def jacobian_from_vjp(vjp, n_out: int) -> np.ndarray:
+    """Stack vjp(e_i) for every unit vector e_i of the output: the (n_out, n_in) Jacobian."""
+    return np.stack([vjp(np.eye(n_out)[i]) for i in range(n_out)])
+
+
+def _vector_cases(seed, visible_size, hidden):
+    rng = np.random.default_rng(seed)
+    if not hidden:
+        return [(f"s ({visible_size},)", {"s": rng.standard_normal(visible_size)})]
+    n = int(rng.integers(2, 12))
+    wide = _strided(rng.standard_normal(6), rng)
+    return [(f"random size {n}", {"s": rng.standard_normal(n)}),
+            ("a vector of length 1", {"s": rng.standard_normal(1)}),
+            ("large entries (|s| up to 1000)", {"s": 1000 * rng.standard_normal(5)}),
+            ("a non-contiguous s", {"s_wide": wide})]
+
+
+def _tanh_call(fns, inputs):
+    return {"J": fns["tanh_jacobian"](_views(inputs)["s"])}
+
+
+def _tanh_judge(inputs, outputs):
+    s = _views(inputs)["s"]
+    _, cache = F.tanh_forward(s.reshape(1, -1))
+    expected = jacobian_from_vjp(lambda e: F.tanh_backward(e.reshape(1, -1), cache)[0], s.size)
+    return _compare_all([("J", outputs.get("J"), expected)])
+
+
+for _name, _hidden, _seed in (("tanh_jacobian_visible", False, 10), ("tanh_jacobian_hidden", True, 30)):
+    register(Check("A1", _name, ("tanh_jacobian",),
+                   (lambda h=_hidden, s=_seed: _vector_cases(s, 4, h)), _tanh_call, _tanh_judge))
+
+
+def _linear_jac_cases(hidden):
+    rng = np.random.default_rng(31 if hidden else 11)
+    shapes = [(3, 4)] if not hidden else [tuple(int(v) for v in rng.integers(1, 8, size=2)), (1, 5), (6, 1)]
+    cases = []
+    for m, d in shapes:
+        cases.append((f"W ({m}, {d})", {"W": rng.standard_normal((m, d)), "x": rng.standard_normal(d),
+                                       "b": rng.standard_normal(m)}))
+    if hidden:
+        cases.append(("a non-contiguous W", {"W_t": rng.standard_normal((4, 3)),
+                                             "x": rng.standard_normal(4), "b": rng.standard_normal(3)}))
+    return cases
+
+
+def _linear_jac_call(fns, inputs):
+    v = _views(inputs)
+    return {"J_x": fns["linear_jacobian_x"](v["W"], v["x"], v["b"]),
+            "J_b": fns["linear_jacobian_b"](v["W"], v["x"], v["b"])}
+
+
+def _linear_jac_judge(inputs, outputs):
+    v = _views(inputs)
+    W, x, b = v["W"], v["x"], v["b"]
+    _, cache = F.linear_forward(x.reshape(1, -1), W, b)
+    m = W.shape[0]
+    J_x = jacobian_from_vjp(lambda e: F.linear_backward(e.reshape(1, -1), cache)[0][0], m)
+    J_b = jacobian_from_vjp(lambda e: F.linear_backward(e.reshape(1, -1), cache)[2], m)
+    return _compare_all([("J_x", outputs.get("J_x"), J_x), ("J_b", outputs.get("J_b"), J_b)])
+
+
+for _name, _hidden in (("linear_jacobian_visible", False), ("linear_jacobian_hidden", True)):
+    register(Check("A1", _name, ("linear_jacobian_x", "linear_jacobian_b"),
+                   (lambda h=_hidden: _linear_jac_cases(h)), _linear_jac_call, _linear_jac_judge))
+
+
+def _softmax_jac_call(fns, inputs):
+    return {"J": fns["softmax_jacobian"](_views(inputs)["s"])}
+
+
+def _softmax_jac_judge(inputs, outputs):
+    s = _views(inputs)["s"]
+    _, cache = F.softmax_forward(s.reshape(1, -1))
+    expected = jacobian_from_vjp(lambda e: F.softmax_backward(e.reshape(1, -1), cache)[0], s.size)
+    return _compare_all([("J", outputs.get("J"), expected)])
+
+
+for _name, _hidden, _seed in (("softmax_jacobian_visible", False, 12), ("softmax_jacobian_hidden", True, 32)):
+    register(Check("A1", _name, ("softmax_jacobian",),
+                   (lambda h=_hidden, s=_seed: _vector_cases(s, 4, h)), _softmax_jac_call,
+                   _softmax_jac_judge))
+
+
+def _vjp_cases(hidden):
+    rng = np.random.default_rng(33 if hidden else 13)
+    if not hidden:
+        return [("s (3, 5)", {"s": rng.standard_normal((3, 5)), "g": rng.standard_normal((3, 5))})]
+    wide = _strided(rng.standard_normal((4, 6)), rng)
+    return [
+        ("a batch of 1", {"s": rng.standard_normal((1, 7)), "g": rng.standard_normal((1, 7))}),
+        ("large logits", {"s": 500 * rng.standard_normal((3, 6)), "g": rng.standard_normal((3, 6))}),
+        ("non-contiguous s", {"s_wide": wide, "g": rng.standard_normal((4, 6))}),
+        # a C x C Jacobian here would need 3.2 GB: only a real VJP fits the memory limit
+        ("C = 20000 classes", {"s": rng.standard_normal((2, 20000)), "g": rng.standard_normal((2, 20000))}),
+    ]
+
+
+def _vjp_call(fns, inputs):
+    v = _views(inputs)
+    return {"ds": fns["softmax_vjp"](v["s"], v["g"])}
+
+
+def _vjp_judge(inputs, outputs):
+    v = _views(inputs)
+    _, cache = F.softmax_forward(v["s"])
+    return _compare_all([("ds", outputs.get("ds"), F.softmax_backward(v["g"], cache))])
+
+
+for _name, _hidden in (("softmax_vjp_visible", False), ("softmax_vjp_hidden", True)):
+    register(Check("A1", _name, ("softmax_vjp",), (lambda h=_hidden: _vjp_cases(h)),
+                   _vjp_call, _vjp_judge))
+
+
+def _tensor_cases(hidden):
+    rng = np.random.default_rng(34 if hidden else 14)
+    shapes = [(2, 3)] if not hidden else [tuple(int(v) for v in rng.integers(1, 6, size=2)), (1, 4), (3, 1)]
+    return [(f"W ({m}, {d})", {"W": rng.standard_normal((m, d)), "x": rng.standard_normal(d),
+                               "y": rng.standard_normal(m)}) for m, d in shapes]
+
+
+def _tensor_call(fns, inputs):
+    W, x, y = inputs["W"], inputs["x"], inputs["y"]
+    return {"dz_dW": fns["dz_dW_tensor"](x, W.shape[0]),
+            "dJ_dW": fns["squared_loss_grad_W"](W, x, y)}
+
+
+def _tensor_judge(inputs, outputs):
+    from coursekit.gradcheck import numerical_jacobian
+
+    W, x, y = inputs["W"], inputs["x"], inputs["y"]
+    m, d = W.shape
+    # z = W x is linear in W: central differences are exact up to rounding
+    tensor = numerical_jacobian(lambda w: w @ x, W.copy()).reshape(m, m, d)
+    # J = 1/2 ||y - W x||^2: its gradient through the reference linear layer
+    eps = y - W @ x
+    _, lin_cache = F.linear_forward(x.reshape(1, -1), W, np.zeros(m))
+    dJ_dW = F.linear_backward(-eps.reshape(1, -1), lin_cache)[1]
+    return _compare_all([("dz_dW", outputs.get("dz_dW"), tensor),
+                         ("dJ_dW", outputs.get("dJ_dW"), dJ_dW)])
+
+
+for _name, _hidden in (("tensor_visible", False), ("tensor_hidden", True)):
+    register(Check("A1", _name, ("dz_dW_tensor", "squared_loss_grad_W"),
+                   (lambda h=_hidden: _tensor_cases(h)), _tensor_call, _tensor_judge))

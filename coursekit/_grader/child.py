@@ -27,6 +27,7 @@ its check instead of passing it.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -41,7 +42,8 @@ import numpy as np
 from coursekit._grader import checks as _checks
 
 REFERENCE_MODULES = ("coursekit.functional", "coursekit.layers", "coursekit.losses",
-                     "coursekit.gradcheck", "coursekit.optim", "coursekit.train")
+                     "coursekit.gradcheck", "coursekit.optim", "coursekit.train",
+                     "coursekit.autodiff")
 MAX_ELEMENTS = 5_000_000
 
 
@@ -57,7 +59,7 @@ def _trap_code(qualname: str):
     """A code object that raises ReferenceUseError naming ``qualname``."""
     source = (f"def _trap(*args, **kwargs):\n"
               f"    raise _ReferenceUseError('calls coursekit reference {qualname}: '\n"
-              f"        'graded work must not use coursekit.functional/layers/losses/gradcheck')\n")
+              f"        'graded work must not use coursekit.functional/layers/losses/gradcheck/autodiff')\n")
     scope = {}
     exec(compile(source, f"<reference {qualname} disabled>", "exec"), scope)
     return scope["_trap"].__code__
@@ -167,6 +169,9 @@ def main() -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance(colors="NoColor")
+    # IPython >= 9 copies every write to stdout into its history (unbounded):
+    # a cell printing gigabytes would exhaust memory before our stream limit helps
+    shell._tee = lambda channel: contextlib.nullcontext()
     # references taken before any student code runs
     savez, dumps, open_, alarm, setsig = np.savez, json.dumps, open, signal.alarm, signal.signal
     run_cell, real_stdout, real_stderr = shell.run_cell, sys.stdout, sys.stderr

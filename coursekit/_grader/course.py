@@ -33,7 +33,7 @@ def configure(c: Config, *, root: str, source: str | None = None, release: str |
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
                                         GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
 
-    from coursekit._grader.feedback import OfflineFeedback
+    from coursekit._grader.feedback import FeedbackExporter, OfflineFeedback
     from coursekit._grader.preprocessor import SandboxedExecute
 
     root = os.path.abspath(root)
@@ -53,6 +53,8 @@ def configure(c: Config, *, root: str, source: str | None = None, release: str |
     c.SandboxedExecute.time_limit = float(time_limit)
     c.SandboxedExecute.report_dir = report_dir
     c.SandboxedExecute.scratch_dir = scratch_dir
-    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, OfflineFeedback,
+    # OfflineFeedback must see the hidden tests (to scrub their lines) before they go
+    c.GenerateFeedback.preprocessors = [GetGrades, OfflineFeedback, ClearHiddenTests,
                                         CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.exporter_class = FeedbackExporter
     return c

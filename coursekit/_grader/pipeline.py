@@ -32,8 +32,7 @@ import nbformat
 from traitlets.config import Config
 
 from coursekit._grader import course
-from coursekit._grader.feedback import strip_remote_scripts
-from coursekit._grader.preprocessor import BEGIN_HIDDEN, END_HIDDEN, is_test_cell, nbgrader_meta
+from coursekit._grader.preprocessor import is_test_cell, nbgrader_meta, without_hidden
 
 GRADER_VERSION = "1"
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -56,6 +55,7 @@ class Options:
     jobs: int = 2
     cell_timeout: int = 30
     time_limit: float = 120.0
+    memory_mb: int = 2048
     regrade: bool = False
     feedback: bool = True
 
@@ -105,19 +105,6 @@ def _grade_ids(nb) -> dict:
             if nbgrader_meta(c).get("grade_id")}
 
 
-def _without_hidden(source: str) -> str:
-    """``source`` without its hidden-test block (the release never has it)."""
-    out, inside = [], False
-    for line in source.split("\n"):
-        if BEGIN_HIDDEN in line:
-            inside = True
-        elif END_HIDDEN in line:
-            inside = False
-        elif not inside:
-            out.append(line)
-    return "\n".join(out).strip()
-
-
 def inspect_submission(raw: bytes | None, release_nb, assignment: str, known_ids: dict):
     """Decide what to grade for one submission.
 
@@ -143,10 +130,16 @@ def inspect_submission(raw: bytes | None, release_nb, assignment: str, known_ids
                 return blank, [f"notebook of assignment {other}, not {assignment}: graded as blank"]
         return blank, [f"not a notebook of {assignment} (none of its cells found): graded as blank"]
     notes = []
+    forged = [g for g in theirs if g not in ours]
+    for cell in nb.cells:  # nbgrader metadata the release never had: an ordinary cell
+        if nbgrader_meta(cell).get("grade_id") in forged:
+            del cell.metadata["nbgrader"]
+    if forged:
+        notes.append(f"unknown nbgrader cells treated as ordinary cells: {', '.join(forged)}")
     tests = [g for g, c in ours.items() if is_test_cell(c)]
     deleted = [g for g in tests if g not in theirs]
     edited = [g for g in tests if g in theirs
-              and _without_hidden(theirs[g].source) != _without_hidden(ours[g].source)]
+              and without_hidden(theirs[g].source) != without_hidden(ours[g].source)]
     if deleted:
         notes.append(f"deleted test cells restored: {', '.join(deleted)}")
     if edited:
@@ -155,9 +148,22 @@ def inspect_submission(raw: bytes | None, release_nb, assignment: str, known_ids
 
 
 def fingerprint(raw: bytes | None, opts: Options) -> str:
+    """What a result depends on: the submission, the assignment's source, the grader and
+    coursekit's reference, the limits.
+
+    A stored result is reused only when all of these are unchanged.
+    """
     h = hashlib.sha256()
-    h.update((raw or b"<none>"))
-    h.update(f"{GRADER_VERSION}|{opts.assignment}|{opts.cell_timeout}|{opts.time_limit}".encode())
+    h.update(raw or b"<none>")
+    source = os.path.join(opts.course_root, "solutions", opts.assignment, f"{opts.assignment}.ipynb")
+    grader = os.path.dirname(os.path.abspath(__file__))
+    reference = [os.path.join(os.path.dirname(grader), f) for f in ("grading.py", "functional.py", "gradcheck.py")]
+    for path in [source] + reference + sorted(os.path.join(grader, f) for f in os.listdir(grader)
+                                              if f.endswith(".py")):
+        with open(path, "rb") as fh:
+            h.update(hashlib.sha256(fh.read()).digest())
+    h.update(f"{GRADER_VERSION}|{opts.assignment}|{opts.cell_timeout}|{opts.time_limit}|"
+             f"{opts.memory_mb}".encode())
     return h.hexdigest()
 
 
@@ -170,6 +176,7 @@ def make_config(opts: Options) -> Config:
                      report_dir=os.path.join(opts.workdir, "reports"),
                      scratch_dir="",
                      cell_timeout=opts.cell_timeout, time_limit=opts.time_limit)
+    c.SandboxedExecute.memory_mb = int(opts.memory_mb)
     c.NbGraderAPI.log_level = "ERROR"
     return c
 
@@ -218,12 +225,15 @@ def _reasons(notes: list, report: dict | None) -> list:
     if delegating:
         reasons.append("uses coursekit's reference implementation (" + ", ".join(delegating) + ")")
     errors = report.get("cell_errors", [])
+    problems = [p for part in parts.values() for p in part.get("problems", [])]
     limits = {"MemoryError": "memory limit hit", "BlockingIOError": "process limit hit",
               "File too large": "file size limit hit"}
-    for err in errors:
+    for err in errors + problems:
         for key, text in limits.items():
             if key in err and text not in reasons:
                 reasons.append(text)
+    if any("CellTimeout" in p for p in problems):
+        reasons.append("time limit hit while checking a function")
     real = [e for e in errors if not e.startswith(("NotImplementedError", "CellTimeout"))]
     if real:
         reasons.append(f"error in the notebook: {real[0][:160]}")
@@ -302,10 +312,6 @@ def grade_one(opts: Options, sub: Submission, to_grade_json: str, notes: list, f
         html = os.path.join(opts.workdir, "feedback", sub.student, opts.assignment,
                             f"{opts.assignment}.html")
         if fb.get("success") and os.path.exists(html):
-            with open(html, encoding="utf-8") as fh:
-                text = strip_remote_scripts(fh.read())
-            with open(html, "w", encoding="utf-8") as fh:
-                fh.write(text)
             row["feedback"] = os.path.relpath(html, opts.workdir)
         else:
             row["reason"] = "; ".join(filter(None, [row["reason"], "feedback generation failed"]))
@@ -317,21 +323,58 @@ def _result_path(opts: Options, student: str) -> str:
     return os.path.join(opts.workdir, "results", opts.assignment, f"{student}.json")
 
 
+def quiet_warnings() -> None:
+    """Silence the harmless warnings nbgrader 0.9.6 and nbformat print for every submission."""
+    import warnings
+
+    warnings.filterwarnings("ignore", module="nbgrader")
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    warnings.filterwarnings("ignore", message=".*missing an id field.*")
+
+
+def _fast_sqlite() -> None:
+    """WAL journal and synchronous=NORMAL for SQLite gradebooks opened in this process.
+
+    nbgrader commits dozens of times per submission; with the default
+    rollback journal each commit waits for two fsyncs, and two workers block
+    each other.  WAL lets readers and one writer proceed together and is still
+    safe against a crashed or killed grader (only a power loss may lose the
+    last commits, which a rerun regrades).
+    """
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if getattr(_fast_sqlite, "done", False):
+        return
+
+    @event.listens_for(Engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    _fast_sqlite.done = True
+
+
 def _worker_init():
     import signal
-    import warnings
 
     # the parent's SIGINT handler: let Ctrl-C stop the workers too
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    # nbgrader 0.9.6 triggers harmless SQLAlchemy autoflush warnings on every submission
-    warnings.filterwarnings("ignore", module="nbgrader")
-    warnings.filterwarnings("ignore", message=".*not in session.*")
+    quiet_warnings()
 
 
 def grade(opts: Options, submissions: list, *, progress: bool = True) -> list:
     """Grade ``submissions``; return one row per student (in student order)."""
     from tqdm.auto import tqdm
 
+    quiet_warnings()
+    _fast_sqlite()
     release(opts)
     release_nb = nbformat.read(os.path.join(opts.workdir, "release", opts.assignment,
                                             f"{opts.assignment}.ipynb"), as_version=4)
@@ -343,6 +386,7 @@ def grade(opts: Options, submissions: list, *, progress: bool = True) -> list:
             known[other] = list(_grade_ids(nbformat.read(path, as_version=4)))
     os.makedirs(os.path.join(opts.workdir, "results", opts.assignment), exist_ok=True)
 
+    in_gradebook = _graded_students(opts)
     rows, todo = {}, []
     for sub in submissions:
         raw = None
@@ -352,7 +396,7 @@ def grade(opts: Options, submissions: list, *, progress: bool = True) -> list:
         fp = fingerprint(raw, opts)
         previous = _load_result(opts, sub.student)
         if not opts.regrade and previous and previous.get("fingerprint") == fp \
-                and previous.get("status") == "graded":
+                and previous.get("status") == "graded" and sub.student in in_gradebook:
             rows[sub.student] = previous
             continue
         nb, notes = inspect_submission(raw, release_nb, opts.assignment, known)
@@ -378,6 +422,15 @@ def grade(opts: Options, submissions: list, *, progress: bool = True) -> list:
                 bar.update(1)
         bar.close()
     return [rows[s.student] for s in submissions]
+
+
+def _graded_students(opts: Options) -> set:
+    """Students with a graded submission of the assignment in the gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(opts.db_url, course.COURSE_ID) as gb:
+        return {s.student.id for s in gb.assignment_submissions(opts.assignment)
+                if all(nb.score is not None for nb in s.notebooks)}
 
 
 def _load_result(opts: Options, student: str):
@@ -448,3 +501,39 @@ def max_points_by_part(opts: Options) -> dict:
         if meta.get("grade"):
             out[part_of(gid)] = out.get(part_of(gid), 0.0) + float(meta.get("points", 0))
     return out
+
+
+def compare_with_expected(rows: list, expected_csv: str, assignment: str) -> list:
+    """Differences between graded ``rows`` and an expected-results CSV; [] when all match.
+
+    The CSV has columns assignment, student, score, reason_contains: each listed
+    student of ``assignment`` must be graded, score ``score`` (to 0.01) and have
+    ``reason_contains`` in its reason (an empty cell requires an empty reason).
+    """
+    by_student = {r["student"]: r for r in rows}
+    problems = []
+    with open(expected_csv, newline="", encoding="utf-8") as fh:
+        for exp in csv.DictReader(fh):
+            if exp["assignment"] != assignment:
+                continue
+            row = by_student.get(exp["student"])
+            if row is None:
+                problems.append(f"{exp['student']}: not graded")
+                continue
+            if row["status"] != "graded":
+                problems.append(f"{exp['student']}: status {row['status']} ({row.get('reason')})")
+                continue
+            if abs(float(row["score"]) - float(exp["score"])) > 0.01:
+                problems.append(f"{exp['student']}: score {row['score']}, expected {exp['score']}")
+            want, got = exp["reason_contains"], row.get("reason", "")
+            if (want and want not in got) or (not want and got):
+                problems.append(f"{exp['student']}: reason {got!r}, expected "
+                                + (f"to contain {want!r}" if want else "no reason"))
+    missing = {r["student"] for r in rows} - _expected_students(expected_csv, assignment)
+    problems += [f"{s}: graded but not listed in {os.path.basename(expected_csv)}" for s in sorted(missing)]
+    return problems
+
+
+def _expected_students(expected_csv: str, assignment: str) -> set:
+    with open(expected_csv, newline="", encoding="utf-8") as fh:
+        return {e["student"] for e in csv.DictReader(fh) if e["assignment"] == assignment}

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 
@@ -47,6 +46,33 @@ def nbgrader_meta(cell) -> dict:
 def is_test_cell(cell) -> bool:
     meta = nbgrader_meta(cell)
     return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+
+
+def without_hidden(source: str) -> str:
+    """``source`` without its hidden-test block (the release never has it)."""
+    out, inside = [], False
+    for line in source.split("\n"):
+        if BEGIN_HIDDEN in line:
+            inside = True
+        elif END_HIDDEN in line:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def sandbox_source(cell, assignment: str, check: str | None) -> str:
+    """What the sandbox runs for ``cell``: never the source of a hidden test.
+
+    The sandboxed code can read its job file, so a hidden-test block is
+    replaced by the call it stands for (the check runs in the grader anyway);
+    that call still reveals tampering with coursekit.grading.
+    """
+    source = str(cell.source)
+    if check is None or BEGIN_HIDDEN not in source:
+        return source
+    return (without_hidden(source) + "\nimport coursekit.grading as _coursekit_grading\n"
+            f"_coursekit_grading.check({assignment!r}, {check!r}, globals())\n")
 
 
 def hidden_lines(nb) -> list:
@@ -160,7 +186,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         for cell in code_cells:
             gid = nbgrader_meta(cell).get("grade_id")
             check = gid if is_test_cell(cell) and gid in known else None
-            job.append({"source": str(cell.source), "check": check})
+            job.append({"source": sandbox_source(cell, assignment, check), "check": check})
         scratch = tempfile.mkdtemp(prefix="coursekit-grade-", dir=self.scratch_dir or None)
         start = time.monotonic()
         try:

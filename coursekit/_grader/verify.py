@@ -1,8 +1,10 @@
-"""The verifier's trusted half: make inputs, run the sandboxed child, judge its outputs.
+"""The grader's trusted half: make the inputs, run the sandboxed child, judge its outputs.
 
 The verdict of every graded test cell is decided here, in the instructor's
-process, which never executes student code: the child (``child.py``) only
-returns raw arrays, read back with ``allow_pickle=False`` and size limits.
+process, which never executes student code.  The child (``child.py``) runs the
+notebook and returns the student's raw outputs as ``.npz`` files, read back
+with ``allow_pickle=False`` and size limits, plus one JSON line per finished
+cell; any file it forged or left half-written counts as "no output".
 """
 from __future__ import annotations
 

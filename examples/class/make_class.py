@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 
 import nbformat
 
@@ -117,7 +116,7 @@ def a2_class() -> dict:
         "    except BaseException:\n        pass"))
     subs["oscar_crashes_kernel"] = edit(ok, "softmax_solution", prepend("import os\nos._exit(1)"))
     subs["mike_memory_bomb"] = edit(ok, "numgrad_solution", prepend(
-        "hog = []\nwhile True:\n    hog.append(bytearray(10**8))"))
+        "hog = 'x' * (16 * 2**30)  # 16 GB at once"))
     subs["fred_fork_bomb"] = edit(ok, "numgrad_solution", prepend(
         "import os\nwhile True:\n    os.fork()"))
     subs["hugo_huge_output"] = edit(ok, "training_solution", prepend(
@@ -132,6 +131,37 @@ def a2_class() -> dict:
     subs["walt_writes_outside"] = edit(ok, "numgrad_solution", prepend(
         "# hostile: overwrite the gradebook\nopen('../../../gradebook.db', 'w').write('pwned')"))
     subs["rita_renamed"] = ok  # stored under another file name, see write_class
+    subs["lena_leaks_job_file"] = edit(ok, "training_solution", append(
+        "# hostile: print everything the grader gave this process, hoping for the hidden tests\n"
+        "import glob\nfor _path in sorted(glob.glob('**', recursive=True)):\n"
+        "    print(_path)\nprint(open('job.json').read())"))
+    subs["nina_wrong_assignment"] = correct("A1")
+    return subs
+
+
+def a1_class() -> dict:
+    """student -> notebook for A1."""
+    ok = correct("A1")
+    subs = {}
+    subs["amy_correct"] = ok
+    subs["ben_blank"] = _load("assignments", "A1")
+    subs["cat_dense_vjp"] = edit(ok, "softmax_vjp_solution", lambda src: (
+        "def softmax_vjp(s, g):\n"
+        "    rows = []\n"
+        "    for s_n, g_n in zip(s, g):\n"
+        "        e = np.exp(s_n - s_n.max())\n"
+        "        p = e / e.sum()\n"
+        "        rows.append(g_n @ (np.diag(p) - np.outer(p, p)))  # builds the C x C Jacobian\n"
+        "    return np.array(rows)\n"))
+    subs["dan_unstable_softmax"] = edit(ok, "softmax_jacobian_solution",
+                                        replace("e = np.exp(s - np.max(s))", "e = np.exp(s)"))
+    subs["eli_sign_error"] = edit(ok, "tensor_solution", replace("dJ_dz = -eps", "dJ_dz = eps"))
+    subs["fay_delegates"] = edit(ok, "tanh_jacobian_solution", lambda src: (
+        "from coursekit.gradcheck import numerical_jacobian\n\n"
+        "def tanh_jacobian(s):\n"
+        "    return numerical_jacobian(np.tanh, np.array(s, dtype=float))\n"))
+    subs["gus_tampers"] = edit(_load("assignments", "A1"), "tanh_jacobian_solution", prepend(TAMPER))
+    subs["hal_a2_notebook"] = correct("A2")
     return subs
 
 
@@ -148,11 +178,8 @@ def write_class() -> None:
     for student, nb in a2_class().items():
         name = "my_homework.ipynb" if student == "rita_renamed" else "A2.ipynb"
         write_notebook(nb, os.path.join(HERE, "A2", "submitted", student, "A2", name))
-    if os.path.exists(os.path.join(ROOT, "solutions", "A1", "A1.ipynb")):
-        from a1_class import a1_class  # noqa: E402 - A1's variants live beside this file
-
-        for student, nb in a1_class().items():
-            write_notebook(nb, os.path.join(HERE, "A1", f"{student}.ipynb"))
+    for student, nb in a1_class().items():
+        write_notebook(nb, os.path.join(HERE, "A1", f"{student}.ipynb"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,289 @@
+"""Unit tests of the grading helpers, the checks behind the assignments and the grader's parts.
+
+Fast: no sandbox, no nbgrader run (see test_grading_sandbox.py and
+test_grading_e2e.py for those).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import numpy as np
+import pytest
+
+from coursekit import grading
+from coursekit._grader import checks, feedback, pipeline, preprocessor, verify
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ---------------------------------------------------------------------------
+# messages: shape, dtype, relative error, the wrong gradient -- never the answer
+# ---------------------------------------------------------------------------
+def test_mismatch_reports_shape_dtype_and_error_but_not_expected_values():
+    expected = np.array([[123.456789, -987.654321], [55.5555, 0.0]])
+    assert "wrong shape (2,), expected (2, 2)" in grading.describe_mismatch("dW", np.zeros(2), expected)
+    assert "wrong dtype float32, expected float64" in grading.describe_mismatch(
+        "dW", expected.astype(np.float32), expected)
+    wrong = expected.copy()
+    wrong[1, 0] += 1.0
+    msg = grading.describe_mismatch("dW", wrong, expected)
+    assert msg.startswith("dW: wrong values, max relative error")
+    assert "at index (1, 0)" in msg and "1 of 4 entries wrong" in msg
+    for value in ("123.45", "987.65", "55.55", "56.55"):
+        assert value not in msg
+    assert grading.describe_mismatch("dW", expected.copy(), expected) is None
+    assert "NaN or inf" in grading.describe_mismatch("dx", np.full((2, 2), np.nan), expected)
+    assert "expected a numeric array" in grading.describe_mismatch("dx", "text", expected)
+
+
+def test_assert_gradients_names_every_wrong_gradient_and_the_right_ones():
+    exp = {"dx": np.ones(3), "dW": np.ones((2, 3)), "db": np.ones(2)}
+    got = {"dx": np.ones(3), "dW": np.zeros((2, 3)), "db": np.ones(3)}
+    with pytest.raises(grading.GradingError) as err:
+        grading.assert_gradients(got, exp)
+    msg = str(err.value)
+    assert "dW: wrong values" in msg and "db: wrong shape (3,), expected (2,)" in msg
+    assert "(correct: dx)" in msg
+    grading.assert_gradients(exp, exp)
+
+
+def test_relative_errors_is_zero_for_equal_and_one_against_zero():
+    assert np.array_equal(grading.relative_errors(np.array([1.0, 0.0, 2.0]), np.array([1.0, 0.0, 0.0])),
+                          [0.0, 0.0, 1.0])
+
+
+def test_digits_split_matches_scikit_learn_and_is_reproducible():
+    from sklearn.datasets import load_digits
+
+    X, y = grading._digits()
+    d = load_digits()
+    assert np.array_equal(X, d.data / 16.0) and np.array_equal(y, d.target)
+    a = grading.digits_split(seed=0)
+    b = grading.digits_split(seed=0)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert a[0].shape == (1297, 64) and a[2].shape == (500, 64)
+    assert sorted(np.concatenate([a[1], a[3]])) == sorted(y)
+
+
+def test_check_defers_to_the_grader_inside_the_sandbox(monkeypatch):
+    monkeypatch.setenv(grading.SANDBOX_ENV, "1")
+    with pytest.raises(grading.GradingDeferred):
+        grading.check("A2", "linear_visible", {})
+
+
+# ---------------------------------------------------------------------------
+# the checks: the instructor's solutions pass, typical mistakes fail by name
+# ---------------------------------------------------------------------------
+def _solution_namespace(assignment: str) -> dict:
+    nb = nbformat.read(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), as_version=4)
+    namespace = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution"):
+            exec(compile(cell.source, f"<{meta['grade_id']}>", "exec"), namespace)  # noqa: S102
+    namespace.setdefault("np", np)
+    return namespace
+
+
+@pytest.mark.parametrize("assignment", ["A1", "A2"])
+def test_solutions_pass_every_check(assignment):
+    namespace = _solution_namespace(assignment)
+    for name, check in checks.for_assignment(assignment).items():
+        assert checks.run_in_process(check, namespace) == [], name
+
+
+def test_linear_check_names_the_wrong_gradient():
+    ns = _solution_namespace("A2")
+
+    def bad_backward(dout, cache):
+        dx, dW, db = ns["linear_backward"](dout, cache)
+        return dx, dW, dout.mean(axis=0)
+
+    problems = checks.run_in_process(checks.get("A2", "linear_visible"), {**ns, "linear_backward": bad_backward})
+    assert len(problems) == 1
+    assert "db: wrong values" in problems[0] and "(correct: out, dx, dW)" in problems[0]
+
+
+def test_hidden_checks_catch_relu_at_zero_unstable_softmax_and_strided_numgrad():
+    ns = _solution_namespace("A2")
+    relu = {**ns, "relu_backward": lambda dout, cache: dout * (cache >= 0)}
+    assert any("inputs exactly at 0" in p for p in checks.run_in_process(checks.get("A2", "relu_hidden"), relu))
+
+    def naive_softmax(scores, y):
+        p = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+        n = len(y)
+        d = p.copy()
+        d[np.arange(n), y] -= 1
+        return float(-np.log(p[np.arange(n), y]).mean()), d / n
+
+    with np.errstate(all="ignore"):
+        problems = checks.run_in_process(checks.get("A2", "softmax_hidden"),
+                                         {**ns, "softmax_cross_entropy": naive_softmax})
+    assert any("large logits" in p for p in problems)
+    assert not any("a batch of 1" in p for p in problems)
+
+    def flat_numgrad(f, x, h=1e-5):
+        flat = x.reshape(-1)  # a copy when x is not contiguous: perturbing it changes nothing
+        grad = np.zeros(flat.shape)
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + h
+            fp = f(x)
+            flat[i] = old - h
+            fm = f(x)
+            flat[i] = old
+            grad[i] = (fp - fm) / (2 * h)
+        return grad.reshape(x.shape)
+
+    problems = checks.run_in_process(checks.get("A2", "numgrad_hidden"), {**ns, "numerical_gradient": flat_numgrad})
+    assert [p.split(":")[0] for p in problems] == ["case a non-contiguous x"]
+
+
+def test_training_check_requires_the_stated_accuracy():
+    ns = _solution_namespace("A2")
+
+    def untrained(X_train, y_train, X_val, y_val, seed):
+        return ns["train_two_layer"](X_train, y_train, X_val, y_val, seed, epochs=0)
+
+    problems = checks.run_in_process(checks.get("A2", "training"), {**ns, "train_two_layer": untrained})
+    assert len(problems) == 1 and "below the required 0.90" in problems[0]
+
+
+def test_a1_checks_catch_a_dense_jacobian_free_sign_error():
+    ns = _solution_namespace("A1")
+    wrong = {**ns, "squared_loss_grad_W": lambda W, x, y: np.outer(y - W @ x, x)}
+    problems = checks.run_in_process(checks.get("A1", "tensor_visible"), wrong)
+    assert len(problems) == 1 and "dJ_dW: wrong values" in problems[0] and "(correct: dz_dW)" in problems[0]
+
+
+def test_every_test_cell_of_the_solutions_has_a_check_and_back():
+    for assignment in ("A1", "A2"):
+        nb = nbformat.read(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), as_version=4)
+        test_ids = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if preprocessor.is_test_cell(c)}
+        assert test_ids == set(checks.for_assignment(assignment))
+        hidden = [c for c in nb.cells if preprocessor.BEGIN_HIDDEN in c.source]
+        assert {c.metadata["nbgrader"]["grade_id"] for c in hidden} == {i for i in test_ids if i.endswith("_hidden")}
+
+
+# ---------------------------------------------------------------------------
+# the delegation guard (in a subprocess: it disables coursekit's reference)
+# ---------------------------------------------------------------------------
+def test_delegation_guard_disables_reference_under_any_name():
+    code = (
+        "from coursekit.functional import linear_forward as renamed\n"
+        "import coursekit.layers as L, coursekit.gradcheck as G, numpy as np\n"
+        "from coursekit._grader.child import disable_reference_implementations, ReferenceUseError\n"
+        "names = disable_reference_implementations()\n"
+        "assert 'coursekit.functional.linear_backward' in names\n"
+        "assert 'coursekit.gradcheck.numerical_jacobian' in names\n"
+        "for call in (lambda: renamed(np.ones((1, 2)), np.ones((3, 2)), np.ones(3)),\n"
+        "             lambda: L.Linear(2, 3), lambda: G.numerical_gradient(lambda x: 0.0, np.ones(2))):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except ReferenceUseError as e:\n"
+        "        assert 'calls coursekit reference' in str(e)\n"
+        "    else:\n"
+        "        raise SystemExit('reference still usable')\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+# ---------------------------------------------------------------------------
+# the grader's readers never trust the sandbox's files
+# ---------------------------------------------------------------------------
+def test_forged_or_pickled_outputs_are_no_outputs(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    os.replace(tmp_path / "obj.npy", tmp_path / "linear_visible.npz")
+    (tmp_path / "linear_visible.json").write_text("not json")
+    cases = list(checks.get("A2", "linear_visible").cases())
+    verdict = verify.judge("A2", "linear_visible", cases, str(tmp_path), "")
+    assert not verdict.passed and verdict.problems == ["not checked: not reached"]
+    records = tmp_path / "cells.jsonl"
+    records.write_text('{"index": 0, "stdout": "a"}\nnot json\n{"index": 99}\n{"index": "x"}\n')
+    assert list(verify._read_cell_records(str(records), 3)) == [0]
+
+
+# ---------------------------------------------------------------------------
+# submissions: what gets graded, and the notes recorded
+# ---------------------------------------------------------------------------
+def _release(assignment):
+    return nbformat.read(os.path.join(ROOT, "assignments", assignment, f"{assignment}.ipynb"), as_version=4)
+
+
+def test_inspect_submission_records_every_problem():
+    rel = _release("A2")
+    known = {"A1": [c.metadata["nbgrader"]["grade_id"] for c in _release("A1").cells
+                    if c.metadata.get("nbgrader", {}).get("grade_id")]}
+    nb, notes = pipeline.inspect_submission(b"{not json", rel, "A2", known)
+    assert nb == rel and notes[0].startswith("invalid notebook")
+    nb, notes = pipeline.inspect_submission(nbformat.writes(_release("A1")).encode(), rel, "A2", known)
+    assert nb == rel and notes == ["notebook of assignment A1, not A2: graded as blank"]
+    edited = json.loads(nbformat.writes(rel))
+    edited["cells"] = [c for c in edited["cells"]
+                       if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != "relu_visible"]
+    for c in edited["cells"]:
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "linear_visible":
+            c["source"] = "pass"
+    nb, notes = pipeline.inspect_submission(json.dumps(edited).encode(), rel, "A2", known)
+    assert notes == ["deleted test cells restored: relu_visible",
+                     "edited test cells restored: linear_visible"]
+    _, notes = pipeline.inspect_submission(nbformat.writes(rel).encode(), rel, "A2", known)
+    assert notes == []
+
+
+def test_find_submissions_reads_both_layouts_and_renamed_files(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "ann lee.ipynb").write_text("{}")
+    (flat / "bob.ipynb").write_text("{}")
+    assert [s.student for s in pipeline.find_submissions(str(flat), "A2")] == ["ann_lee", "bob"]
+    layout = tmp_path / "course" / "submitted"
+    (layout / "cy" / "A2").mkdir(parents=True)
+    (layout / "cy" / "A2" / "homework.ipynb").write_text("{}")
+    (layout / "di" / "A2").mkdir(parents=True)
+    (layout / "di" / "A2" / "A2.ipynb").write_text("{}")
+    subs = pipeline.find_submissions(str(tmp_path / "course"), "A2")
+    assert [(s.student, os.path.basename(s.path)) for s in subs] == [("cy", "homework.ipynb"), ("di", "A2.ipynb")]
+    assert subs[0].notes == ["renamed notebook 'homework.ipynb' graded as A2.ipynb"]
+
+
+# ---------------------------------------------------------------------------
+# feedback: no hidden-test lines, math without scripts
+# ---------------------------------------------------------------------------
+def test_scrub_removes_hidden_test_lines_from_tracebacks():
+    nb = nbformat.read(os.path.join(ROOT, "solutions", "A2", "A2.ipynb"), as_version=4)
+    secret = preprocessor.hidden_lines(nb)
+    assert any("hidden_test_marker" in s for s in secret)
+    tb = ['Cell In[4], line 4\n      3 hidden_suite = "linear_hidden"  # hidden_test_marker\n'
+          '----> 4 grading.check("A2", hidden_suite, globals())\n', "ValueError: boom"]
+    out = nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=tb)
+    clean = preprocessor.scrub_outputs([out], secret)[0]
+    text = "\n".join(clean["traceback"])
+    assert "hidden_test_marker" not in text and "hidden_suite" not in text and "ValueError: boom" in text
+
+
+def test_markdown_math_becomes_mathml_and_cdn_scripts_go():
+    html = feedback.markdown_math_to_mathml(r"Inline $W x + b$ and $$\frac{\partial J}{\partial W}$$ costs \$5.")
+    assert html.count("<math") == 2 and "$W" not in html and "<mfrac>" in html and r"\$5" in html
+    page = ('<head><!-- Load mathjax -->\n<script src="https://cdnjs.cloudflare.com/x.js"> </script>\n'
+            '<!-- End of mathjax configuration --><script src="http://evil/x.js"></script></head>')
+    assert "script" not in feedback.strip_remote_scripts(page)
+
+
+def test_a_forged_grade_cell_becomes_an_ordinary_cell():
+    rel = _release("A2")
+    nb = json.loads(nbformat.writes(rel))
+    nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "bonus", "outputs": [],
+                        "source": "pass", "metadata": {"nbgrader": {
+                            "grade": True, "solution": False, "locked": True, "points": 100,
+                            "grade_id": "bonus", "schema_version": 3}}})
+    graded, notes = pipeline.inspect_submission(json.dumps(nb).encode(), rel, "A2", {})
+    assert notes == ["unknown nbgrader cells treated as ordinary cells: bonus"]
+    assert "nbgrader" not in graded.cells[-1].metadata

@@ -1,0 +1,128 @@
+"""The sandbox that runs student code: each isolation property tested with real hostile code.
+
+Needs bubblewrap and root (``make install`` installs bubblewrap; grading runs as
+root to switch student code to an unprivileged user).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from coursekit._grader import sandbox
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+if os.geteuid() != 0:
+    pytest.skip("the grader's sandbox needs root (it drops to an unprivileged user)",
+                allow_module_level=True)
+if not sandbox.available():
+    pytest.fail(f"sandbox unavailable: {sandbox.unavailable_reason()}", pytrace=False)
+
+
+def _run(tmp_path, code: str, name="work", **kw):
+    uid = kw.pop("uid", 60999)
+    work = sandbox.prepare_workdir(str(tmp_path / name), uid)
+    with open(os.path.join(work, "probe.py"), "w") as fh:
+        fh.write(textwrap.dedent(code))
+    result = sandbox.run([sys.executable, "-I", "probe.py"], work, uid=uid, **kw)
+    out = os.path.join(work, "result.json")
+    return result, (json.load(open(out)) if os.path.exists(out) else None)
+
+
+def test_student_code_sees_no_instructor_files_and_no_network(tmp_path):
+    other = tmp_path / "other_student"
+    other.mkdir()
+    (other / "secret.ipynb").write_text("answers")
+    result, seen = _run(tmp_path, f"""
+        import json, os, socket, resource
+        res = {{"uid": os.getuid(), "root": sorted(os.listdir("/")), "home": os.getcwd()}}
+        def can(f):
+            try:
+                f()
+                return True
+            except OSError:
+                return False
+        res["solutions"] = can(lambda: os.listdir({os.path.join(ROOT, 'solutions')!r}))
+        res["repo_files"] = sorted(os.listdir({ROOT!r})) if os.path.isdir({ROOT!r}) else []
+        res["other"] = can(lambda: open({str(other / 'secret.ipynb')!r}).read())
+        res["tmp_parent"] = can(lambda: os.listdir({str(tmp_path)!r}))
+        res["write_root"] = can(lambda: open("/escape.txt", "w"))
+        res["write_venv"] = can(lambda: open({os.path.join(sys.prefix, 'escape.txt')!r}, "w"))
+        res["write_coursekit"] = can(lambda: open({os.path.join(ROOT, 'coursekit', 'escape.py')!r}, "w"))
+        res["net"] = can(lambda: socket.create_connection(("1.1.1.1", 53), timeout=2))
+        res["limits"] = [resource.getrlimit(r)[0] for r in (resource.RLIMIT_AS, resource.RLIMIT_NPROC,
+                         resource.RLIMIT_FSIZE, resource.RLIMIT_CPU)]
+        res["env"] = sorted(os.environ)
+        json.dump(res, open("result.json", "w"))
+        """)
+    assert result.returncode == 0, result.stderr_tail
+    assert seen["uid"] != 0 and seen["home"] == "/sandbox"
+    assert not any([seen["solutions"], seen["other"], seen["tmp_parent"], seen["write_root"],
+                    seen["write_venv"], seen["write_coursekit"], seen["net"]]), seen
+    assert set(seen["repo_files"]) <= {"coursekit", ".venv"}
+    limits = sandbox.Limits()
+    assert seen["limits"] == [limits.memory_mb * 2**20, limits.processes,
+                              limits.file_size_mb * 2**20, limits.cpu_seconds]
+    assert "HOME" in seen["env"] and not any("TOKEN" in k or "KEY" in k for k in seen["env"])
+    assert not (tmp_path / "escape.txt").exists() and not os.path.exists("/escape.txt")
+
+
+def test_wall_clock_kills_a_loop_that_ignores_signals(tmp_path):
+    start = time.monotonic()
+    result, _ = _run(tmp_path, """
+        import os, signal
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
+        if os.fork() == 0:
+            while True:
+                pass
+        while True:
+            pass
+        """, wall_seconds=2, uid=60998)
+    assert result.timed_out and time.monotonic() - start < 10
+    time.sleep(0.3)
+    left = subprocess.run(["pgrep", "-u", "60998"], capture_output=True, text=True).stdout
+    assert left.strip() == "", f"processes survived: {left}"
+
+
+def test_fork_bomb_memory_bomb_and_huge_file_hit_their_limits(tmp_path):
+    result, seen = _run(tmp_path, """
+        import json, os, errno
+        res = {}
+        children = 0
+        try:
+            while True:
+                pid = os.fork()
+                if pid == 0:
+                    import time
+                    time.sleep(30)
+                    os._exit(0)
+                children += 1
+        except BlockingIOError:
+            res["forks"] = children
+        try:
+            hog = bytearray(8 * 2**30)
+            res["memory"] = "allocated"
+        except MemoryError:
+            res["memory"] = "MemoryError"
+        try:
+            with open("big.bin", "wb") as fh:
+                for _ in range(100):
+                    fh.write(b"x" * 2**20)
+            res["file"] = "written"
+        except OSError as e:
+            res["file"] = errno.errorcode[e.errno]
+        json.dump(res, open("result.json", "w"))
+        os._exit(0)
+        """, limits=sandbox.Limits(processes=16, file_size_mb=10), wall_seconds=30, uid=60997)
+    assert seen is not None, result.stderr_tail
+    assert seen["forks"] < 16
+    assert seen["memory"] == "MemoryError"
+    assert seen["file"] == "EFBIG"
+    assert os.path.getsize(tmp_path / "work" / "big.bin") == 10 * 2**20
