@@ -81,3 +81,5 @@ SAMPLE_LIMITS := --cell-timeout 3 --time-limit 10 --regrade --quiet
 grade-samples: install release
 	$(PY) -m coursekit.cli grade A1 --submissions examples/class/A1 --workdir grading/samples $(SAMPLE_LIMITS) --expect examples/class/expected.csv
 	$(PY) -m coursekit.cli grade A2 --submissions examples/class/A2 --workdir grading/samples $(SAMPLE_LIMITS) --expect examples/class/expected.csv
+	$(PY) -m coursekit.cli grade A3 --submissions examples/class/A3 --workdir grading/samples $(SAMPLE_LIMITS) --expect examples/class/expected.csv
+	$(PY) -m coursekit.cli grade A4 --submissions examples/class/A4 --workdir grading/samples $(SAMPLE_LIMITS) --expect examples/class/expected.csv

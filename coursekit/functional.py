@@ -60,17 +60,19 @@ def linear_forward(x, W, b):
     return s, LinearCache(x, W)
 
 
-def linear_backward(dout, cache: LinearCache):
+def linear_backward(dout, cache: LinearCache, input_grad: bool = True):
     """Gradients of S = X W^T + b.
 
     dout: (N, m) = dJ/dS  ->  dx: (N, d), dW: (m, d), db: (m,)
         dx = dout W          (each example: dJ/dx = W^T g)
         dW = dout^T X        (the sum over n of g_n x_n^T)
         db = sum_n dout_n
+    input_grad=False returns dx = None: the first layer of a network does not
+    need dJ/dX (X is data), and skipping it saves a third of this layer's work.
     """
     x, W = cache
     dout = _upstream(dout, (x.shape[0], W.shape[0]), "linear_backward")
-    dx = dout @ W
+    dx = dout @ W if input_grad else None
     dW = dout.T @ x
     db = dout.sum(axis=0)
     return dx, dW, db

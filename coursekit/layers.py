@@ -79,9 +79,11 @@ class Linear(Layer):
             s, self._cache = F.linear_forward(x, self.params["W"], self.params["b"])
         return s
 
-    def backward(self, dy):
+    def backward(self, dy, input_grad: bool = True):
+        """Fill grads["W"], grads["b"]; return dJ/dx (None when input_grad=False)."""
         with self._named_errors("backward"):
-            dx, self.grads["W"], self.grads["b"] = F.linear_backward(dy, self._last_cache())
+            dx, self.grads["W"], self.grads["b"] = F.linear_backward(
+                dy, self._last_cache(), input_grad=input_grad)
         return dx
 
 
@@ -282,7 +284,18 @@ class Sequential(Layer):
             x = layer.forward(x, train=train)
         return x
 
-    def backward(self, dy):
-        for layer in reversed(self.layers):
+    def backward(self, dy, input_grad: bool = True):
+        """Backward through every layer; returns dJ/dx.
+
+        input_grad=False is for training: dJ/dx of the data is not needed, so a
+        first Linear layer skips computing it and None is returned.
+        """
+        for layer in reversed(self.layers[1:]):
             dy = layer.backward(dy)
-        return dy
+        if not self.layers:
+            return dy
+        first = self.layers[0]
+        if isinstance(first, (Linear, Sequential)):
+            return first.backward(dy, input_grad=input_grad)
+        dx = first.backward(dy)
+        return dx if input_grad else None

@@ -8,13 +8,14 @@ w: the parameter array (any shape), dw: dJ/dw with the same shape, state: a dict
 holding the rule's hyper-parameters and running quantities.  ``state`` may start
 as ``{}`` (defaults are filled in) or as ``{"lr": 0.1, ...}``.
 
-The functions are *pure*: they never modify ``w``, ``dw`` or the ``state`` they
-are given; they return a new array and a new dict.  So a notebook can call a rule
-twice on the same input, or keep a whole trajectory, without surprises.  The
-optimiser classes (SGD, Momentum, ...) call the rule for every array of a model
-and then copy the result *into* the model's array (``w[...] = w_next``), because
-``Sequential.params`` hands out the layers' own arrays: updating them in place
-is what changes the model.
+The functions are *pure* by default: they never modify ``w``, ``dw`` or the
+``state`` they are given; they return a new array and a new dict.  So a notebook
+can call a rule twice on the same input, or keep a whole trajectory, without
+surprises.  Passing ``out=w`` writes the new values into ``w`` instead (the
+NumPy ``out=`` convention).  The optimiser classes (SGD, Momentum, ...) call the
+rule with ``out=w`` for every array of a model, because ``Sequential.params``
+hands out the layers' own arrays: updating them in place is what changes the
+model, and it saves a copy of every parameter per step.
 
 Notation (the lectures write epsilon for the learning rate, alpha for the momentum
 parameter, rho for decay rates and delta for the small constant):
@@ -106,7 +107,7 @@ def _running(state: dict, key: str, w: np.ndarray, where: str) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # The update rules
 # ----------------------------------------------------------------------------
-def sgd_update(w, dw, state=None):
+def sgd_update(w, dw, state=None, out=None):
     """Plain (stochastic) gradient descent.
 
         w <- w - lr * g
@@ -116,10 +117,10 @@ def sgd_update(w, dw, state=None):
     where = "sgd_update"
     w, dw = _arrays(w, dw, where)
     state = _read_state(state, {"lr": 1e-2}, (), where)
-    return w - state["lr"] * dw, state
+    return np.subtract(w, state["lr"] * dw, out=out), state
 
 
-def momentum_update(w, dw, state=None):
+def momentum_update(w, dw, state=None, out=None):
     """Gradient descent with (heavy-ball) momentum, in the lecture's form.
 
         v <- momentum * v - lr * g
@@ -135,10 +136,10 @@ def momentum_update(w, dw, state=None):
     state = _read_state(state, {"lr": 1e-2, "momentum": 0.9}, ("v",), where)
     v = state["momentum"] * _running(state, "v", w, where) - state["lr"] * dw
     state["v"] = v
-    return w + v, state
+    return np.add(w, v, out=out), state
 
 
-def nesterov_update(w, dw, state=None):
+def nesterov_update(w, dw, state=None, out=None):
     """Nesterov momentum in the practical "look-ahead" form (Bengio et al., 2013).
 
     Nesterov's method evaluates the gradient at the look-ahead point w + momentum * v.
@@ -157,10 +158,10 @@ def nesterov_update(w, dw, state=None):
     step = state["lr"] * dw
     v = state["momentum"] * _running(state, "v", w, where) - step
     state["v"] = v
-    return w + state["momentum"] * v - step, state
+    return np.subtract(w + state["momentum"] * v, step, out=out), state
 
 
-def adagrad_update(w, dw, state=None):
+def adagrad_update(w, dw, state=None, out=None):
     """AdaGrad: each coordinate's step is scaled by its whole gradient history.
 
         r <- r + g * g
@@ -175,10 +176,10 @@ def adagrad_update(w, dw, state=None):
     state = _read_state(state, {"lr": 1e-2, "eps": 1e-8}, ("r",), where)
     r = _running(state, "r", w, where) + dw * dw
     state["r"] = r
-    return w - state["lr"] * dw / (np.sqrt(r) + state["eps"]), state
+    return np.subtract(w, state["lr"] * dw / (np.sqrt(r) + state["eps"]), out=out), state
 
 
-def rmsprop_update(w, dw, state=None):
+def rmsprop_update(w, dw, state=None, out=None):
     """RMSProp: AdaGrad with an exponentially decaying average instead of a sum.
 
         r <- rho * r + (1 - rho) * g * g
@@ -195,10 +196,10 @@ def rmsprop_update(w, dw, state=None):
     rho = state["rho"]
     r = rho * _running(state, "r", w, where) + (1 - rho) * dw * dw
     state["r"] = r
-    return w - state["lr"] * dw / (np.sqrt(r) + state["eps"]), state
+    return np.subtract(w, state["lr"] * dw / (np.sqrt(r) + state["eps"]), out=out), state
 
 
-def adam_update(w, dw, state=None):
+def adam_update(w, dw, state=None, out=None):
     """Adam: momentum on the gradient plus RMSProp's scaling, both bias-corrected.
 
         t <- t + 1
@@ -226,7 +227,7 @@ def adam_update(w, dw, state=None):
     s_hat = s / (1 - b1**t)
     r_hat = r / (1 - b2**t)
     state.update(s=s, r=r, t=t)
-    return w - state["lr"] * s_hat / (np.sqrt(r_hat) + state["eps"]), state
+    return np.subtract(w, state["lr"] * s_hat / (np.sqrt(r_hat) + state["eps"]), out=out), state
 
 
 # ----------------------------------------------------------------------------
@@ -291,10 +292,10 @@ class Optimizer:
                 )
             state = {**self.state.get(key, {}), **self.hyper}
             try:
-                w_next, self.state[key] = type(self).rule(w, grads[key], state)
+                # out=w: the rule's last operation writes the new values into the model's array
+                _, self.state[key] = type(self).rule(w, grads[key], state, out=w)
             except (ValueError, TypeError) as err:
                 raise type(err)(f"{name}.step, parameter {key!r}: {err}") from None
-            w[...] = w_next
 
 
 class SGD(Optimizer):

@@ -126,7 +126,7 @@ def fit(model, loss, optimizer, X_train, y_train, X_val=None, y_val=None, epochs
         for Xb, yb in minibatches(X_train, y_train, batch_size, rng=gen):
             scores = model.forward(Xb, train=True)
             loss.forward(scores, yb)
-            model.backward(loss.backward())
+            model.backward(loss.backward(), input_grad=False)  # dJ/dX of data is never used
             grads = model.grads
             if lam > 0:
                 for name, g in l2_penalty(model.params, lam)[1].items():

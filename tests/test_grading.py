@@ -199,15 +199,29 @@ def test_delegation_guard_disables_reference_under_any_name():
 # the grader's readers never trust the sandbox's files
 # ---------------------------------------------------------------------------
 def test_forged_or_pickled_outputs_are_no_outputs(tmp_path):
-    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    os.replace(tmp_path / "obj.npy", tmp_path / "linear_visible.npz")
-    (tmp_path / "linear_visible.json").write_text("not json")
+    import io
+
+    def record(header, payload=b""):
+        return json.dumps(dict(header, size=len(payload))).encode() + b"\n" + payload
+
+    pickled = io.BytesIO()
+    np.savez(pickled, **{"0:out": np.array([{"a": 1}], dtype=object)})
+    good = io.BytesIO()
+    np.savez(good, **{"0:out": np.ones(2)})
+    out = tmp_path / "out.bin"
+    out.write_bytes(record({"kind": "cell", "index": 0, "stdout": "a"})
+                    + record({"kind": "cell", "index": 99})
+                    + record({"kind": "check", "name": "linear_visible"}, pickled.getvalue())
+                    + record({"kind": "check", "name": "relu_visible", "errors": "x"}, good.getvalue())
+                    + b"junk that is not a record\n"
+                    + record({"kind": "cell", "index": 1}))
+    cells, recorded = verify.read_records(str(out), 3)
+    assert list(cells) == [0]  # index 99 does not exist; the record after the junk is ignored
+    assert list(recorded) == ["relu_visible"] and recorded["relu_visible"][1] == []
     cases = list(checks.get("A2", "linear_visible").cases())
-    verdict = verify.judge("A2", "linear_visible", cases, str(tmp_path), "")
+    verdict = verify.judge("A2", "linear_visible", cases, recorded.get("linear_visible"), "")
     assert not verdict.passed and verdict.problems == ["not checked: not reached"]
-    records = tmp_path / "cells.jsonl"
-    records.write_text('{"index": 0, "stdout": "a"}\nnot json\n{"index": 99}\n{"index": "x"}\n')
-    assert list(verify._read_cell_records(str(records), 3)) == [0]
+    assert verify.read_records(str(tmp_path / "missing.bin"), 3) == ({}, {})
 
 
 # ---------------------------------------------------------------------------

@@ -26,13 +26,14 @@ if not sandbox.available():
 
 
 def _run(tmp_path, code: str, name="work", **kw):
+    """Run ``code`` as /job/probe.py in the sandbox; it reports by writing JSON to /out.bin."""
     uid = kw.pop("uid", 60999)
-    work = sandbox.prepare_workdir(str(tmp_path / name), uid)
-    with open(os.path.join(work, "probe.py"), "w") as fh:
+    job_dir, out_file = sandbox.prepare(str(tmp_path / name), uid)
+    with open(os.path.join(job_dir, "probe.py"), "w") as fh:
         fh.write(textwrap.dedent(code))
-    result = sandbox.run([sys.executable, "-I", "probe.py"], work, uid=uid, **kw)
-    out = os.path.join(work, "result.json")
-    return result, (json.load(open(out)) if os.path.exists(out) else None)
+    result = sandbox.run([sys.executable, "-I", "/job/probe.py"], job_dir, out_file, uid=uid, **kw)
+    text = open(out_file).read()
+    return result, (json.loads(text) if text else None)
 
 
 def test_student_code_sees_no_instructor_files_and_no_network(tmp_path):
@@ -53,24 +54,26 @@ def test_student_code_sees_no_instructor_files_and_no_network(tmp_path):
         res["other"] = can(lambda: open({str(other / 'secret.ipynb')!r}).read())
         res["tmp_parent"] = can(lambda: os.listdir({str(tmp_path)!r}))
         res["write_root"] = can(lambda: open("/escape.txt", "w"))
+        res["write_job"] = can(lambda: open("/job/escape.txt", "w"))
         res["write_venv"] = can(lambda: open({os.path.join(sys.prefix, 'escape.txt')!r}, "w"))
         res["write_coursekit"] = can(lambda: open({os.path.join(ROOT, 'coursekit', 'escape.py')!r}, "w"))
         res["net"] = can(lambda: socket.create_connection(("1.1.1.1", 53), timeout=2))
         res["limits"] = [resource.getrlimit(r)[0] for r in (resource.RLIMIT_AS, resource.RLIMIT_NPROC,
                          resource.RLIMIT_FSIZE, resource.RLIMIT_CPU)]
         res["env"] = sorted(os.environ)
-        json.dump(res, open("result.json", "w"))
+        json.dump(res, open("/out.bin", "w"))
         """)
     assert result.returncode == 0, result.stderr_tail
     assert seen["uid"] != 0 and seen["home"] == "/sandbox"
-    assert not any([seen["solutions"], seen["other"], seen["tmp_parent"], seen["write_root"],
+    assert not any([seen["solutions"], seen["other"], seen["tmp_parent"], seen["write_root"], seen["write_job"],
                     seen["write_venv"], seen["write_coursekit"], seen["net"]]), seen
     assert set(seen["repo_files"]) <= {"coursekit", ".venv"}
     limits = sandbox.Limits()
     assert seen["limits"] == [limits.memory_mb * 2**20, limits.processes,
                               limits.file_size_mb * 2**20, limits.cpu_seconds]
     assert "HOME" in seen["env"] and not any("TOKEN" in k or "KEY" in k for k in seen["env"])
-    assert not (tmp_path / "escape.txt").exists() and not os.path.exists("/escape.txt")
+    assert not os.path.exists("/escape.txt")
+    assert os.listdir(tmp_path / "work" / "job") == ["probe.py"]
 
 
 def test_wall_clock_kills_a_loop_that_ignores_signals(tmp_path):
@@ -112,17 +115,30 @@ def test_fork_bomb_memory_bomb_and_huge_file_hit_their_limits(tmp_path):
         except MemoryError:
             res["memory"] = "MemoryError"
         try:
-            with open("big.bin", "wb") as fh:
+            with open("/out.bin", "ab") as fh:
                 for _ in range(100):
                     fh.write(b"x" * 2**20)
             res["file"] = "written"
         except OSError as e:
             res["file"] = errno.errorcode[e.errno]
-        json.dump(res, open("result.json", "w"))
+        try:  # many files in the working folder: a full tmpfs, never the instructor's disk
+            for i in range(100):
+                with open(f"junk{i}.bin", "wb") as fh:
+                    fh.write(b"x" * 8 * 2**20)
+            res["disk"] = "written"
+        except OSError as e:
+            res["disk"] = errno.errorcode[e.errno]
+        os.truncate("/out.bin", 0)
+        json.dump(res, open("/out.bin", "w"))
         os._exit(0)
-        """, limits=sandbox.Limits(processes=16, file_size_mb=10), wall_seconds=30, uid=60997)
+        """, limits=sandbox.Limits(processes=16, file_size_mb=10, workspace_mb=64), wall_seconds=30,
+        uid=60997)
     assert seen is not None, result.stderr_tail
     assert seen["forks"] < 16
     assert seen["memory"] == "MemoryError"
-    assert seen["file"] == "EFBIG"
-    assert os.path.getsize(tmp_path / "work" / "big.bin") == 10 * 2**20
+    assert seen["file"] == "EFBIG" and seen["disk"] == "ENOSPC"
+    assert sorted(os.listdir(tmp_path / "work")) == ["job", "out.bin", "out.bin.stderr"]
+    # the sleeping children did not outlive the sandbox (its PID namespace ended with it)
+    time.sleep(0.3)
+    left = subprocess.run(["pgrep", "-u", "60997"], capture_output=True, text=True).stdout
+    assert left.strip() == "", f"processes survived: {left}"

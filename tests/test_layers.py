@@ -180,3 +180,16 @@ def test_loss_rejects_nan_scores_and_labels_out_of_range():
 def test_sequential_rejects_non_layers():
     with pytest.raises(TypeError, match="item 1 is a function"):
         L.Sequential(L.ReLU(), lambda x: x)
+
+
+def test_training_backward_skips_the_input_gradient_but_not_the_weights():
+    rng = np.random.default_rng(5)
+    make = lambda: L.Sequential(L.Linear(4, 3, rng=1), L.ReLU(), L.Linear(3, 2, rng=2))
+    full, lean = make(), make()
+    x = rng.normal(size=(6, 4))
+    G = rng.normal(size=(6, 2))
+    full.forward(x), lean.forward(x)
+    assert full.backward(G).shape == (6, 4)
+    assert lean.backward(G, input_grad=False) is None
+    for key in full.grads:
+        np.testing.assert_array_equal(full.grads[key], lean.grads[key])

@@ -302,3 +302,16 @@ def test_linear_decay():
     assert optim.linear_decay(1.0, 1, tau=4, lr_end=0.0) == pytest.approx(0.75)
     with pytest.raises(ValueError):
         optim.linear_decay(1.0, 1, tau=0)
+
+
+@pytest.mark.parametrize("rule", [optim.sgd_update, optim.momentum_update, optim.nesterov_update,
+                                  optim.adagrad_update, optim.rmsprop_update, optim.adam_update])
+def test_out_writes_the_same_values_into_w(rule):
+    rng = np.random.default_rng(0)
+    w, dw = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    expected, state = rule(w, dw, {})
+    target = w.copy()
+    result, state_out = rule(target, dw, {}, out=target)
+    assert result is target
+    np.testing.assert_array_equal(target, expected)
+    assert state_out.keys() == state.keys()

@@ -32,6 +32,9 @@ never tests that regime.
 """
 from __future__ import annotations
 
+import contextlib
+import types
+
 import numpy as np
 
 from coursekit import functional as F
@@ -55,13 +58,54 @@ def _init_cases(hidden: bool, seed: int):
             ("a square shape (250, 250)", {"shape": np.array([250, 250]), "seed": np.array(seed + 3)})]
 
 
+class ReferenceUseError(RuntimeError):
+    """Raised by a coursekit.init initialiser while a student's initialiser is being checked.
+
+    The grader reports an error of this name as "uses coursekit's reference implementation".
+    """
+
+
+REFERENCE_INITIALISERS = ("normal", "xavier_normal", "xavier_uniform", "he_normal", "he_uniform",
+                          "orthogonal")
+
+
+@contextlib.contextmanager
+def _reference_initialisers_disabled():
+    """Make coursekit.init's initialisers raise, however the student imported them.
+
+    The sandbox switches off coursekit's reference modules but not coursekit.init
+    (chapters and other assignments may use it), so this check does it itself,
+    for the duration of the call, by swapping the functions' code objects (which
+    reaches every alias, e.g. ``from coursekit.init import he_normal as h``).
+    """
+    from coursekit import init
+
+    def trap(*args, **kwargs):
+        raise ReferenceUseError("calls coursekit's reference initialiser (coursekit.init): "
+                                "write the initialiser with the Generator's own methods")
+
+    saved = {}
+    for name in REFERENCE_INITIALISERS:
+        func = getattr(init, name, None)
+        if isinstance(func, types.FunctionType) and func.__closure__ is None:
+            saved[func] = func.__code__
+            func.__code__ = trap.__code__.replace(co_name=name)
+            func.__globals__.setdefault("ReferenceUseError", ReferenceUseError)
+    try:
+        yield
+    finally:
+        for func, code in saved.items():
+            func.__code__ = code
+
+
 def _init_call_for(fname):
     def call(fns, inputs):
         shape = tuple(int(v) for v in inputs["shape"])
         seed = int(inputs["seed"])
-        first = fns[fname](shape, np.random.default_rng(seed))
-        again = fns[fname](shape, np.random.default_rng(seed))
-        other = fns[fname](shape, np.random.default_rng(seed + 1000))
+        with _reference_initialisers_disabled():
+            first = fns[fname](shape, np.random.default_rng(seed))
+            again = fns[fname](shape, np.random.default_rng(seed))
+            other = fns[fname](shape, np.random.default_rng(seed + 1000))
         return {"W": first, "W_same_seed": again, "W_other_seed": other}
     return call
 

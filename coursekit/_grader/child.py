@@ -1,18 +1,17 @@
 """The sandboxed half of grading: run a student's notebook, call their functions, save raw outputs.
 
 Started by :mod:`coursekit._grader.verify` as ``python -I -m coursekit._grader.child``
-inside the sandbox, in a fresh folder holding ``job.json`` (the notebook's
-code cells, in order, each marked with the check of its test cell, if any) and
-``inputs/<check>.npz`` (the inputs the grader made).
+inside the sandbox, with the read-only job in /job: ``job.json`` (the
+notebook's code cells, in order, each marked with the check of its test cell,
+if any) and ``inputs/<check>.npz`` (the inputs the grader made).
 
 The cells run in order in an in-process IPython shell (magics work, the
 output is captured per cell, a per-cell alarm stops long cells).  Just before
 a test cell runs, the check of that cell calls the student's functions on the
-grader's inputs and saves their raw outputs to ``out/<check>.npz`` (numeric
-arrays only, no pickle) and the exceptions to ``out/<check>.json``.  Then the
-test cell itself runs, for the feedback.  Cell records go to
-``out/cells.jsonl``, one line per finished cell, so a run killed at the
-wall-clock limit keeps what it did.
+grader's inputs; their raw outputs (numeric arrays only, as an ``.npz``, no
+pickle) and exceptions are appended as a record to /out.bin.  Then the test
+cell itself runs, for the feedback.  Every finished cell is recorded too, so
+a run killed at the wall-clock limit keeps what it did.
 
 Nothing is judged here: the grader compares the outputs with coursekit's
 reference in its own process.  Whatever student code patches in this process
@@ -41,6 +40,8 @@ import numpy as np
 
 from coursekit._grader import checks as _checks
 
+JOB = "/job"  # read-only: job.json and inputs/<check>.npz (see sandbox.JOB_DIR)
+OUT = "/out.bin"  # the records for the grader (see sandbox.OUT_FILE)
 REFERENCE_MODULES = ("coursekit.functional", "coursekit.layers", "coursekit.losses",
                      "coursekit.gradcheck", "coursekit.optim", "coursekit.train",
                      "coursekit.autodiff")
@@ -132,9 +133,27 @@ def _on_alarm(signum, frame):
     raise CellTimeout("time limit of this cell exceeded")
 
 
-def run_check(spec, namespace: dict, savez, dumps, open_) -> None:
-    """Call the student's functions for every case of ``spec``; save raw outputs and errors."""
-    with np.load(os.path.join("inputs", f"{spec.name}.npz"), allow_pickle=False) as data:
+class RecordWriter:
+    """Appends framed records to the run's only output file, /out.bin.
+
+    A record is one JSON header line, then ``size`` raw bytes (an ``.npz``
+    file for a check).  The grader reads them in order and stops at the first
+    malformed one, so anything the student's code writes into the file can
+    only make the grader ignore that student's own later results.
+    """
+
+    def __init__(self, path: str):
+        self.fh = open(path, "ab", buffering=0)
+        self.dumps = json.dumps
+
+    def write(self, header: dict, payload: bytes = b"") -> None:
+        header = dict(header, size=len(payload))
+        self.fh.write(self.dumps(header).encode("utf-8") + b"\n" + payload)
+
+
+def run_check(spec, namespace: dict, writer: RecordWriter, savez) -> None:
+    """Call the student's functions for every case of ``spec``; record raw outputs and errors."""
+    with np.load(os.path.join(JOB, "inputs", f"{spec.name}.npz"), allow_pickle=False) as data:
         flat = {k: data[k] for k in data.files}
     fns = {f: namespace.get(f) for f in spec.functions}
     missing = [f for f, fn in fns.items() if not callable(fn)]
@@ -152,13 +171,13 @@ def run_check(spec, namespace: dict, savez, dumps, open_) -> None:
                 arrays[f"{case}:{key}"] = _numeric(value)
         except BaseException as exc:  # noqa: BLE001 - timeouts and SystemExit too
             errors.append({"case": case, "type": type(exc).__name__, "message": str(exc)[:500]})
-    savez(os.path.join("out", f"{spec.name}.npz"), **arrays)
-    with open_(os.path.join("out", f"{spec.name}.json"), "w", encoding="utf-8") as fh:
-        fh.write(dumps(errors))
+    buffer = io.BytesIO()
+    savez(buffer, **arrays)
+    writer.write({"kind": "check", "name": spec.name, "errors": errors}, buffer.getvalue())
 
 
 def main() -> None:
-    with open("job.json", encoding="utf-8") as fh:
+    with open(os.path.join(JOB, "job.json"), encoding="utf-8") as fh:
         job = json.load(fh)
     cell_timeout = int(job.get("cell_timeout", 30))
     max_chars = int(job.get("max_output_chars", 100_000))
@@ -173,14 +192,13 @@ def main() -> None:
     # a cell printing gigabytes would exhaust memory before our stream limit helps
     shell._tee = lambda channel: contextlib.nullcontext()
     # references taken before any student code runs
-    savez, dumps, open_, alarm, setsig = np.savez, json.dumps, open, signal.alarm, signal.signal
+    savez, alarm, setsig = np.savez, signal.alarm, signal.signal
     run_cell, real_stdout, real_stderr = shell.run_cell, sys.stdout, sys.stderr
     structured_tb = shell.InteractiveTB.structured_traceback
     main_pid = os.getpid()
-    os.makedirs("out", exist_ok=True)
+    writer = RecordWriter(OUT)
     disable_reference_implementations()
-    log = open_(os.path.join("out", "cells.jsonl"), "w", encoding="utf-8")
-    log.write(dumps({"index": -1, "setup_seconds": round(time.monotonic() - t_start, 3)}) + "\n")
+    writer.write({"kind": "setup", "seconds": round(time.monotonic() - t_start, 3)})
 
     last_error = {}
 
@@ -199,8 +217,8 @@ def main() -> None:
             setsig(signal.SIGALRM, _on_alarm)
             alarm(max(1, min(int(specs[check].time_limit), cell_timeout)))
             try:
-                run_check(specs[check], shell.user_ns, savez, dumps, open_)
-            except BaseException:  # noqa: BLE001 - a timeout while saving: the file is missing
+                run_check(specs[check], shell.user_ns, writer, savez)
+            except BaseException:  # noqa: BLE001 - a timeout while recording: no record
                 pass
             finally:
                 alarm(0)
@@ -229,12 +247,12 @@ def main() -> None:
         error = last_error.get("error")
         if failed and error is None:
             error = {"ename": "Error", "evalue": "the cell failed", "traceback": []}
-        record = {"index": index, "stdout": out.value(), "stderr": err.value(),
-                  "error": error if failed else None,
-                  "seconds": round(time.monotonic() - started, 3)}
-        log.write(dumps(record) + "\n")
-        log.flush()
-    log.close()
+        try:
+            writer.write({"kind": "cell", "index": index, "stdout": out.value(),
+                          "stderr": err.value(), "error": error if failed else None,
+                          "seconds": round(time.monotonic() - started, 3)})
+        except OSError:  # the output file is full (file-size limit): later records are lost
+            pass
     os._exit(0)
 
 

@@ -4,9 +4,11 @@ Isolation (no Docker needed), measured on Debian 12 with bubblewrap 0.8:
 
 * ``bwrap`` builds an empty root file system that contains only the system
   libraries, the Python installation, the virtual environment and coursekit,
-  all read-only, plus one private writable folder (a *copy* of the
-  submission).  ``solutions/``, the gradebook, other students' work and the
-  rest of the repository simply do not exist inside.
+  all read-only, the job (``/job``, read-only), a size-limited in-memory
+  working folder (``/sandbox``, gone when the run ends) and one output file
+  (``/out.bin``, limited by the file-size limit).  ``solutions/``, the
+  gradebook, other students' work and the rest of the repository simply do not
+  exist inside, and nothing the code writes can fill the instructor's disk.
 * new network namespace (only loopback: kernels talk to their client over
   localhost), new PID, IPC and UTS namespaces; ``--die-with-parent``.
 * the code runs as an unprivileged user (``setpriv``), so that
@@ -32,7 +34,9 @@ from dataclasses import dataclass
 
 import coursekit
 
-SANDBOX_HOME = "/sandbox"
+SANDBOX_HOME = "/sandbox"  # the working folder: a tmpfs of Limits.workspace_mb
+JOB_DIR = "/job"  # read-only: what the grader gives the run
+OUT_FILE = "/out.bin"  # the only file that outlives the run
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Limits:
     processes: int = 64  # RLIMIT_NPROC of the sandbox user (threads count too)
     file_size_mb: int = 64  # RLIMIT_FSIZE: largest file it may write
     open_files: int = 256  # RLIMIT_NOFILE
+    workspace_mb: int = 256  # size of the in-memory /sandbox (and 64 MB for /tmp)
 
 
 @dataclass
@@ -93,11 +98,11 @@ def _parents(path: str) -> list:
     return out[::-1]
 
 
-def bwrap_argv(workdir: str, uid: int) -> list:
+def bwrap_argv(job_dir: str, out_file: str, uid: int, limits: Limits = Limits()) -> list:
     """The bwrap + setpriv prefix that runs a command inside the sandbox.
 
-    ``workdir`` (owned by ``uid``) is mounted writable at ``/sandbox``; it is the
-    only writable place besides a private /tmp.
+    ``job_dir`` is mounted read-only at /job, ``out_file`` (owned by ``uid``)
+    writable at /out.bin; /sandbox and /tmp are private size-limited tmpfs.
     """
     argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
@@ -118,11 +123,13 @@ def bwrap_argv(workdir: str, uid: int) -> list:
                 argv += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
         argv += ["--ro-bind", path, path]
+    mb = 2**20
     argv += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--tmpfs", "/tmp",
-             "--perms", "1777", "--tmpfs", "/dev/shm",
-             "--bind", workdir, SANDBOX_HOME, "--chdir", SANDBOX_HOME,
-             "--clearenv"]
+             "--perms", "1777", "--size", str(64 * mb), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(64 * mb), "--tmpfs", "/dev/shm",
+             "--perms", "1777", "--size", str(limits.workspace_mb * mb), "--tmpfs", SANDBOX_HOME,
+             "--ro-bind", job_dir, JOB_DIR, "--bind", out_file, OUT_FILE,
+             "--chdir", SANDBOX_HOME, "--clearenv"]
     env = {
         "HOME": SANDBOX_HOME,
         "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
@@ -168,24 +175,30 @@ def sandbox_uid() -> int:
     return 61000 + os.getpid() % 4000
 
 
-def prepare_workdir(path: str, uid: int) -> str:
-    os.makedirs(path, exist_ok=True)
-    os.chown(path, uid, uid)
-    os.chmod(path, 0o700)
-    return path
+def prepare(scratch: str, uid: int) -> tuple:
+    """Make ``<scratch>/job`` (for the grader to fill) and an empty ``<scratch>/out.bin``."""
+    job_dir = os.path.join(scratch, "job")
+    os.makedirs(job_dir, exist_ok=True)
+    os.chmod(job_dir, 0o755)
+    out_file = os.path.join(scratch, "out.bin")
+    with open(out_file, "wb"):
+        pass
+    os.chown(out_file, uid, uid)
+    os.chmod(out_file, 0o600)
+    return job_dir, out_file
 
 
-def run(command: list, workdir: str, *, limits: Limits = Limits(), wall_seconds: float = 60.0,
-        uid: int | None = None) -> RunResult:
-    """Run ``command`` (argv inside the sandbox) with ``workdir`` as /sandbox.
+def run(command: list, job_dir: str, out_file: str, *, limits: Limits = Limits(),
+        wall_seconds: float = 60.0, uid: int | None = None) -> RunResult:
+    """Run ``command`` (argv inside the sandbox, cwd /sandbox) on ``job_dir``, writing ``out_file``.
 
     Returns when it exits or when ``wall_seconds`` have passed, in which case
     the whole process group (bwrap, its PID namespace and everything in it)
     is killed with SIGKILL.  Never raises for anything the command does.
     """
     uid = sandbox_uid() if uid is None else uid
-    argv = bwrap_argv(workdir, uid) + list(command)
-    errpath = os.path.join(os.path.dirname(workdir), os.path.basename(workdir) + ".stderr")
+    argv = bwrap_argv(job_dir, out_file, uid, limits) + list(command)
+    errpath = out_file + ".stderr"
     start = time.monotonic()
     with open(errpath, "wb") as err:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

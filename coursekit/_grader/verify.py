@@ -2,12 +2,14 @@
 
 The verdict of every graded test cell is decided here, in the instructor's
 process, which never executes student code.  The child (``child.py``) runs the
-notebook and returns the student's raw outputs as ``.npz`` files, read back
-with ``allow_pickle=False`` and size limits, plus one JSON line per finished
-cell; any file it forged or left half-written counts as "no output".
+notebook and appends records to its one output file: a record per finished
+cell, and per check the student's raw outputs as an ``.npz`` read back with
+``allow_pickle=False`` and a size limit.  Anything forged or half-written
+counts as "no output".
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -66,35 +68,52 @@ def write_job(workdir: str, assignment: str, cells: list, *, cell_timeout: int,
     return cases
 
 
-def _read_json(path: str, default):
+def read_records(path: str, n_cells: int) -> tuple:
+    """Parse /out.bin: (cell index -> cell record, check name -> (arrays, errors)).
+
+    Reading stops at the first malformed record; a check whose ``.npz`` does
+    not load without pickle counts as not recorded.  Nothing here can raise.
+    """
+    cells, checks = {}, {}
     try:
-        if os.path.getsize(path) > 1_000_000:
-            return default
-        with open(path, encoding="utf-8") as fh:
-            value = json.load(fh)
-        return value if isinstance(value, type(default)) else default
-    except (OSError, ValueError):
-        return default
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_OUTPUT_BYTES + 1)
+    except OSError:
+        return cells, checks
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        if end < 0:
+            break
+        try:
+            header = json.loads(data[pos:end].decode("utf-8"))
+            size = int(header.get("size", 0))
+        except (ValueError, AttributeError, TypeError):
+            break
+        if not isinstance(header, dict) or size < 0 or end + 1 + size > len(data):
+            break
+        payload, pos = data[end + 1:end + 1 + size], end + 1 + size
+        if header.get("kind") == "cell" and isinstance(header.get("index"), int) \
+                and 0 <= header["index"] < n_cells:
+            cells[header["index"]] = header
+        elif header.get("kind") == "check" and isinstance(header.get("name"), str):
+            try:
+                with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
+                    arrays = {k: npz[k] for k in npz.files}
+            except Exception:  # noqa: BLE001 - forged or truncated: not recorded
+                continue
+            errors = header.get("errors") if isinstance(header.get("errors"), list) else []
+            checks[header["name"]] = (arrays, errors)
+    return cells, checks
 
 
-def _read_outputs(path: str) -> dict | None:
-    try:
-        if os.path.getsize(path) > MAX_OUTPUT_BYTES:
-            return None
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except Exception:  # noqa: BLE001 - a corrupt or forged file is "no output"
-        return None
-
-
-def judge(assignment: str, name: str, cases: list, outdir: str, ended_early: str) -> Verdict:
-    """Compare the child's outputs for check ``name`` with the reference."""
+def judge(assignment: str, name: str, cases: list, recorded, ended_early: str) -> Verdict:
+    """Compare the recorded outputs ``(arrays, errors)`` of check ``name`` with the reference."""
     check = _checks.get(assignment, name)
-    arrays = _read_outputs(os.path.join(outdir, f"{name}.npz"))
-    errors = _read_json(os.path.join(outdir, f"{name}.json"), [])
-    if arrays is None:
+    if recorded is None:
         why = ended_early or "not reached"
         return Verdict(name, False, [f"not checked: {why}"], reason=why)
+    arrays, errors = recorded
     err_by_case = {}
     for e in errors:
         if isinstance(e, dict) and isinstance(e.get("case"), int):
@@ -115,50 +134,29 @@ def judge(assignment: str, name: str, cases: list, outdir: str, ended_early: str
     return Verdict(name, True)
 
 
-def _read_cell_records(path: str, n_cells: int) -> dict:
-    """index -> record of every cell the child finished (lines it could not forge usefully)."""
-    records = {}
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if len(line) > 2_000_000:
-                    continue
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(rec, dict) and isinstance(rec.get("index"), int) \
-                        and 0 <= rec["index"] < n_cells:
-                    records[rec["index"]] = rec
-    except OSError:
-        pass
-    return records
-
-
-def verify(assignment: str, cells: list, workdir: str, *,
+def verify(assignment: str, cells: list, scratch: str, *,
            limits: sandbox.Limits = sandbox.Limits(), wall_seconds: float = 120.0,
            cell_timeout: int = 30, max_output_chars: int = 100_000) -> VerifyResult:
-    """Run the notebook ``cells`` in a fresh sandbox and judge every check they name."""
+    """Run the notebook ``cells`` in a fresh sandbox and judge every check they name.
+
+    ``scratch`` is a private folder of the grader for the job and the output file.
+    """
     uid = sandbox.sandbox_uid()
-    sandbox.prepare_workdir(workdir, uid)
-    cases = write_job(workdir, assignment, cells, cell_timeout=cell_timeout,
+    job_dir, out_file = sandbox.prepare(scratch, uid)
+    cases = write_job(job_dir, assignment, cells, cell_timeout=cell_timeout,
                       max_output_chars=max_output_chars)
-    for root, dirs, files in os.walk(workdir):
-        for n in dirs + files:
-            os.chown(os.path.join(root, n), uid, uid)
-    run = sandbox.run([sys.executable, "-I", "-m", "coursekit._grader.child"], workdir,
+    run = sandbox.run([sys.executable, "-I", "-m", "coursekit._grader.child"], job_dir, out_file,
                       limits=limits, wall_seconds=wall_seconds, uid=uid)
-    outdir = os.path.join(workdir, "out")
-    records = _read_cell_records(os.path.join(outdir, "cells.jsonl"), len(cells))
+    records, recorded = read_records(out_file, len(cells))
     if run.timed_out:
         ended = f"time limit ({wall_seconds:g} s) exceeded"
     elif run.killed_by_signal:
         ended = f"the process was killed by signal {run.killed_by_signal} (a resource limit)"
     elif run.returncode != 0:
         ended = f"the student's code ended the process (exit code {run.returncode})"
-    elif len(records) < sum(1 for c in cells if not c.get("skip")):
+    elif len(records) < len(cells):
         ended = "the student's code ended the process early (os._exit or a crash)"
     else:
         ended = ""
-    verdicts = {n: judge(assignment, n, cases[n], outdir, ended) for n in cases}
+    verdicts = {n: judge(assignment, n, cases[n], recorded.get(n), ended) for n in cases}
     return VerifyResult(verdicts, records, run, ended)

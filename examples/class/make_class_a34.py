@@ -98,6 +98,10 @@ def a4_class() -> dict:
         "gil_uniform_xavier": edit(ok, "xavier_solution",
                                    ("W = rng.standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))",
                                     "a = np.sqrt(6.0 / (fan_in + fan_out))\n    W = rng.uniform(-a, a, size=shape)")),
+        "iva_init_delegates": edit(ok, "he_solution",
+                                   ("    fan_in = shape[1]\n",
+                                    "    from coursekit.init import he_normal as _reference\n"
+                                    "    return _reference(shape, rng)\n    fan_in = shape[1]\n")),
         "hu_delegates": edit(ok, "adam_solution",
                              ("    state = dict(state)\n    lr, eps",
                               "    from coursekit.optim import adam_update as _reference\n"
