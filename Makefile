@@ -77,7 +77,7 @@ release: install
 	$(PY) -m coursekit.cli release
 
 # Grade the sample class (examples/class) and check every score and reason.
-SAMPLE_LIMITS := --cell-timeout 3 --time-limit 10 --regrade --quiet
+SAMPLE_LIMITS := --cell-timeout 3 --time-limit 15 --regrade --quiet
 grade-samples: install release
 	$(PY) -m coursekit.cli grade A1 --submissions examples/class/A1 --workdir grading/samples $(SAMPLE_LIMITS) --expect examples/class/expected.csv
 	$(PY) -m coursekit.cli grade A2 --submissions examples/class/A2 --workdir grading/samples $(SAMPLE_LIMITS) --expect examples/class/expected.csv

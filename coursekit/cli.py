@@ -42,7 +42,7 @@ Needs root (student code is switched to an unprivileged user) and bubblewrap.
 Example:
   coursekit grade A2 --submissions ~/class/A2 --workdir ~/grading-A2
   coursekit grade A2 --submissions examples/class/A2 --workdir /tmp/demo \
-      --cell-timeout 3 --time-limit 10 --expect examples/class/expected.csv
+      --cell-timeout 3 --time-limit 15 --expect examples/class/expected.csv
 """
 
 

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ._rng import as_generator
 from .data import minibatches
+from .layers import Sequential
 from .losses import l2_penalty
 
 
@@ -126,7 +127,10 @@ def fit(model, loss, optimizer, X_train, y_train, X_val=None, y_val=None, epochs
         for Xb, yb in minibatches(X_train, y_train, batch_size, rng=gen):
             scores = model.forward(Xb, train=True)
             loss.forward(scores, yb)
-            model.backward(loss.backward(), input_grad=False)  # dJ/dX of data is never used
+            if isinstance(model, Sequential):  # it can skip dJ/dX of the data, never used here
+                model.backward(loss.backward(), input_grad=False)
+            else:  # any model with backward(dy), as in the API
+                model.backward(loss.backward())
             grads = model.grads
             if lam > 0:
                 for name, g in l2_penalty(model.params, lam)[1].items():

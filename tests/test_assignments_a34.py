@@ -27,7 +27,17 @@ from coursekit._grader import checks, checks_a3, checks_a4  # noqa: F401 - regis
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASS = os.path.join(ROOT, "examples", "class")
 EXPECTED = os.path.join(CLASS, "expected.csv")
-LIMITS = ["--cell-timeout", "3", "--time-limit", "10"]  # the limits of expected.csv
+
+
+def _sample_limits() -> list:
+    """The --cell-timeout and --time-limit of `make grade-samples`, which expected.csv is written for."""
+    with open(os.path.join(ROOT, "Makefile")) as fh:
+        words = next(line for line in fh if line.startswith("SAMPLE_LIMITS")).split(":=", 1)[1].split()
+    return [w for i, w in enumerate(words) if w in ("--cell-timeout", "--time-limit")
+            or (i and words[i - 1] in ("--cell-timeout", "--time-limit"))]
+
+
+LIMITS = _sample_limits()
 ASSIGNMENTS = ("A3", "A4")
 
 # the checks each sample mistake must fail (in this process; delegation is only
@@ -107,6 +117,19 @@ def test_every_graded_cell_has_a_check_and_the_release_matches_nbgrader(assignme
 def test_solution_passes_every_cell_and_every_check(assignment):
     namespace = _run_cells(_read("solutions", assignment), strict=True)  # visible asserts included
     assert _failed_checks(assignment, namespace) == set()
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_runs_top_to_bottom_in_a_jupyter_kernel(assignment):
+    from nbclient import NotebookClient
+
+    nb = _read("solutions", assignment)
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": ROOT}}).execute()  # raises on any failing cell
+    passed = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.get("name") == "stdout" and f"{assignment} " in o.get("text", "")
+              and ": passed" in o["text"]]
+    assert len(passed) == len(_test_ids(nb))
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -219,58 +242,48 @@ def _registry_has_a34() -> bool:
     return out.stdout.strip() == "True"
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    from coursekit._grader import sandbox
+def _grade(assignment, tmp_path):
+    """Grade the sample class plus the instructor's solution and the release; return (workdir, rows)."""
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    subs = tmp_path / f"subs-{assignment}"
+    shutil.copytree(os.path.join(CLASS, assignment), subs)
+    shutil.copy(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), subs / "zz_instructor.ipynb")
+    shutil.copy(os.path.join(ROOT, "assignments", assignment, f"{assignment}.ipynb"), subs / "zz_release.ipynb")
+    work = tmp_path / f"work-{assignment}"
+    out = subprocess.run([sys.executable, "-m", "coursekit.cli", "grade", assignment, "--submissions",
+                          str(subs), "--workdir", str(work), "--quiet", "--jobs", "2", *LIMITS],
+                         capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    with open(work / f"grades-{assignment}.csv", newline="") as fh:
+        return work, {r["student"]: r for r in csv.DictReader(fh)}
+
+
+# One test, so that pytest-xdist runs the grading once (a module fixture would run once per worker).
+@pytest.mark.slow
+def test_pipeline_grades_the_class_the_solution_and_the_release_as_expected(tmp_path):
+    from coursekit._grader import pipeline, sandbox
 
     if os.geteuid() != 0 or not sandbox.available():
         pytest.skip("grading needs root and bubblewrap (make install)")
-    if not _registry_has_a34():
-        pytest.skip("coursekit/_grader/checks.py does not import checks_a3 and checks_a4 yet, "
-                    "so the grader cannot see the A3/A4 checks")
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
-    results = {}
+    assert _registry_has_a34(), "the grader's registry (coursekit._grader.checks) does not load A3/A4"
     for assignment in ASSIGNMENTS:
-        subs = tmp_path_factory.mktemp(f"subs-{assignment}")
-        for f in os.listdir(os.path.join(CLASS, assignment)):
-            shutil.copy(os.path.join(CLASS, assignment, f), subs / f)
-        shutil.copy(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), subs / "zz_instructor.ipynb")
-        shutil.copy(os.path.join(ROOT, "assignments", assignment, f"{assignment}.ipynb"), subs / "zz_release.ipynb")
-        work = tmp_path_factory.mktemp(f"work-{assignment}")
-        out = subprocess.run([sys.executable, "-m", "coursekit.cli", "grade", assignment, "--submissions",
-                              str(subs), "--workdir", str(work), "--quiet", "--jobs", "2", *LIMITS],
-                             capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-        with open(work / f"grades-{assignment}.csv", newline="") as fh:
-            results[assignment] = (work, {r["student"]: r for r in csv.DictReader(fh)})
-    return results
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_sample_class_gets_its_expected_scores_and_reasons(graded, assignment):
-    from coursekit._grader import pipeline
-
-    work, rows = graded[assignment]
-    class_rows = [r for s, r in rows.items() if not s.startswith("zz_")]
-    assert pipeline.compare_with_expected(class_rows, EXPECTED, assignment) == []
-    parts = pipeline.max_points_by_part(pipeline.Options(assignment, str(work), ROOT, ""))
-    for row in rows.values():
-        assert sum(float(row[p]) for p in parts) == pytest.approx(float(row["score"]))
-        html = open(work / row["feedback"]).read()
-        leaks = ["hidden_test_marker", "hidden_suite", "BEGIN HIDDEN TESTS"]
-        if row["student"] != "zz_instructor":  # the instructor's own notebook has its solutions
-            leaks.append("BEGIN SOLUTION")
-        for leak in leaks:
-            assert leak not in html, (row["student"], leak)
-        assert "<script" not in html
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_scores_full_marks_and_release_scores_zero_in_the_pipeline(graded, assignment):
-    _, rows = graded[assignment]
-    assert rows["zz_instructor"]["status"] == "graded"
-    assert float(rows["zz_instructor"]["score"]) == float(rows["zz_instructor"]["max_score"]) > 0
-    assert "error in the notebook" not in rows["zz_instructor"]["reason"]  # every cell ran cleanly
-    assert rows["zz_release"]["status"] == "graded" and float(rows["zz_release"]["score"]) == 0
+        work, rows = _grade(assignment, tmp_path)
+        # the sample class: every expected score and reason
+        class_rows = [r for s, r in rows.items() if not s.startswith("zz_")]
+        assert pipeline.compare_with_expected(class_rows, EXPECTED, assignment) == []
+        # the instructor's solution gets full marks with every cell running cleanly; the release 0
+        solution, release = rows["zz_instructor"], rows["zz_release"]
+        assert solution["status"] == "graded" and "error in the notebook" not in solution["reason"]
+        assert float(solution["score"]) == float(solution["max_score"]) > 0
+        assert release["status"] == "graded" and float(release["score"]) == 0
+        # parts add up; feedback leaks no hidden test and loads no script
+        parts = pipeline.max_points_by_part(pipeline.Options(assignment, str(work), ROOT, ""))
+        for row in rows.values():
+            assert sum(float(row[p]) for p in parts) == pytest.approx(float(row["score"]))
+            html = open(work / row["feedback"]).read()
+            leaks = ["hidden_test_marker", "hidden_suite", "BEGIN HIDDEN TESTS"]
+            if row["student"] != "zz_instructor":  # the instructor's own notebook has its solutions
+                leaks.append("BEGIN SOLUTION")
+            for leak in leaks:
+                assert leak not in html, (row["student"], leak)
+            assert "<script" not in html and html.count("<math") >= 5  # formulas as MathML, offline

@@ -301,3 +301,25 @@ def test_a_forged_grade_cell_becomes_an_ordinary_cell():
     graded, notes = pipeline.inspect_submission(json.dumps(nb).encode(), rel, "A2", {})
     assert notes == ["unknown nbgrader cells treated as ordinary cells: bonus"]
     assert "nbgrader" not in graded.cells[-1].metadata
+
+
+def test_a1_reference_jacobians_agree_with_finite_differences():
+    from coursekit import functional as F
+    from coursekit.gradcheck import numerical_jacobian
+
+    s = np.random.default_rng(5).standard_normal(6)
+    _, tcache = F.tanh_forward(s.reshape(1, -1))
+    tanh_j = checks.jacobian_from_vjp(lambda e: F.tanh_backward(e.reshape(1, -1), tcache)[0], 6)
+    assert np.allclose(tanh_j, numerical_jacobian(np.tanh, s.copy()), atol=1e-8)
+    _, scache = F.softmax_forward(s.reshape(1, -1))
+    soft_j = checks.jacobian_from_vjp(lambda e: F.softmax_backward(e.reshape(1, -1), scache)[0], 6)
+    softmax = lambda v: np.exp(v - v.max()) / np.exp(v - v.max()).sum()  # noqa: E731
+    assert np.allclose(soft_j, numerical_jacobian(softmax, s.copy()), atol=1e-8)
+
+
+def test_digits_split_uses_the_same_data_as_coursekit_data():
+    from coursekit import data
+
+    X, y = data.digits()
+    X2, y2 = grading._digits()
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)

@@ -22,7 +22,7 @@ from coursekit._grader import pipeline, sandbox
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASS = os.path.join(ROOT, "examples", "class")
 EXPECTED = os.path.join(CLASS, "expected.csv")
-LIMITS = ["--cell-timeout", "3", "--time-limit", "10"]  # the limits expected.csv is written for
+LIMITS = ["--cell-timeout", "3", "--time-limit", "15"]  # the limits expected.csv is written for
 
 pytestmark = pytest.mark.slow
 if os.geteuid() != 0 or not sandbox.available():

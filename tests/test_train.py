@@ -187,3 +187,28 @@ def test_float32_model_trains_and_stays_float32():
         assert arr.dtype == np.float32, f"{name} became {arr.dtype}"
     for name, state in opt.state.items():  # Adam's moments must not be upcast either
         assert state["s"].dtype == state["r"].dtype == np.float32, name
+
+
+def test_fit_accepts_any_model_with_the_api_backward():
+    """A user's own model whose backward takes only dy (the API contract) trains too."""
+    from coursekit import data, layers, losses, optim, train
+
+    class Wrapped:
+        def __init__(self):
+            self.inner = layers.Sequential(layers.Linear(2, 8, rng=0), layers.Tanh(), layers.Linear(8, 3, rng=1))
+            self.params = self.inner.params
+
+        @property
+        def grads(self):
+            return self.inner.grads
+
+        def forward(self, x, train=True):
+            return self.inner.forward(x, train=train)
+
+        def backward(self, dy):
+            return self.inner.backward(dy)
+
+    X, y = data.blobs(200, rng=0)
+    model = Wrapped()
+    history = train.fit(model, losses.SoftmaxCrossEntropy(), optim.SGD(lr=0.1), X, y, epochs=3, rng=0, progress=False)
+    assert len(history) == 3

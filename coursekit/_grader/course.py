@@ -14,9 +14,16 @@ COURSE_ID = "coursekit"
 
 
 def repo_root() -> str:
-    """The folder holding ``solutions/`` and ``assignments/`` (the course root)."""
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.environ.get("COURSEKIT_COURSE_ROOT", here)
+    """The course root, the folder holding ``solutions/`` and ``assignments/``.
+
+    $COURSEKIT_COURSE_ROOT if set, else the current folder if it has a
+    ``solutions/`` folder, else the repository this package lives in.
+    """
+    if os.environ.get("COURSEKIT_COURSE_ROOT"):
+        return os.environ["COURSEKIT_COURSE_ROOT"]
+    if os.path.isdir(os.path.join(os.getcwd(), "solutions")):
+        return os.getcwd()
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def configure(c: Config, *, root: str, source: str | None = None, release: str | None = None,

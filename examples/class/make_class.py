@@ -133,8 +133,8 @@ def a2_class() -> dict:
     subs["rita_renamed"] = ok  # stored under another file name, see write_class
     subs["lena_leaks_job_file"] = edit(ok, "training_solution", append(
         "# hostile: print everything the grader gave this process, hoping for the hidden tests\n"
-        "import glob\nfor _path in sorted(glob.glob('**', recursive=True)):\n"
-        "    print(_path)\nprint(open('job.json').read())"))
+        "import glob, os\nfor _path in sorted(glob.glob('/job/**', recursive=True)):\n"
+        "    print(_path)\nprint(open('/job/job.json').read())"))
     subs["nina_wrong_assignment"] = correct("A1")
     return subs
 

@@ -6,7 +6,7 @@ Each submission starts from the student release (assignments/<A>/<A>.ipynb),
 gets every answer cell filled in from solutions/<A>/<A>.ipynb, and then the
 one mistake a real student makes.  ``expected.csv`` lists the score and the
 reason each must get (rows of assignments A3 and A4), with the limits of
-``make grade-samples`` (``--cell-timeout 3 --time-limit 10``);
+``make grade-samples`` (``SAMPLE_LIMITS`` in the Makefile);
 tests/test_assignments_a34.py grades them with ``coursekit grade`` and
 compares.  Both use a flat folder, ``<A>/<student>.ipynb``.
 
