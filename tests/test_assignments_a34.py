@@ -170,18 +170,22 @@ def test_batchnorm_hidden_cases_would_catch_a_backward_pass_that_drops_the_mean_
     _, cache = checks_a3.F.batchnorm_forward(x, np.ones(3), np.zeros(3))
     dx_ones = checks_a3.F.batchnorm_backward(np.ones((5, 3)), cache)[0]
     assert np.max(np.abs(dx_ones)) < 1e-12
-    for desc, case in checks_a3._bn_cases_hidden(seed=122):
+    backward_cases = checks.cases_of(checks.get("A3", "bn_backward_hidden"))  # solutions/_hidden/A3.py
+    for desc, case in backward_cases:
         assert np.std(case["dout"]) > 0.5, desc
-    sizes = [case["x"].shape[0] for _, case in checks_a3._bn_cases_hidden(seed=122)]
+    sizes = [case["x"].shape[0] for _, case in backward_cases]
     assert 2 in sizes
-    assert any(np.ptp(case["x"][:, 0]) == 0 for _, case in checks_a3._bn_cases_hidden(seed=122))
-    assert any(case["x"].shape[0] == 1 for _, case in checks_a3._test_cases_hidden())
+    assert any(np.ptp(case["x"][:, 0]) == 0 for _, case in backward_cases)
+    assert any(case["x"].shape[0] == 1 for _, case in checks.cases_of(checks.get("A3", "bn_running_hidden")))
 
 
 @pytest.mark.parametrize("fname", ["xavier_normal", "he_normal"])
 def test_initialiser_check_passes_correct_draws_for_many_seeds_and_fails_wrong_factors(fname):
     judge = checks_a4._init_judge_for(fname)
-    for desc, inputs in checks_a4._init_cases(True, 900) + checks_a4._init_cases(False, 900):
+    part = fname.split("_")[0]
+    shapes = [c for kind in ("visible", "hidden") for c in checks.cases_of(checks.get("A4", f"{part}_{kind}"))]
+    assert {tuple(int(v) for v in inputs["shape"]) for _, inputs in shapes} >= {(250, 250), (2000, 30)}
+    for desc, inputs in shapes:
         shape = tuple(int(v) for v in inputs["shape"])
         std = np.sqrt(checks_a4.init_variance(fname, shape))
         for seed in range(10):
@@ -225,8 +229,9 @@ def _adam_without_bias_correction(w, dw, state):
     ("adam_update", _adam_without_bias_correction, False),
 ])
 def test_update_rules_are_graded_by_their_iterates(fname, rule, passes):
-    for hidden in (False, True):
-        for desc, inputs in checks_a4._rule_cases(fname, hidden):
+    part = fname.split("_")[0]
+    for kind in ("visible", "hidden"):
+        for desc, inputs in checks.cases_of(checks.get("A4", f"{part}_{kind}")):
             problems = checks_a4._rule_judge_for(fname)(inputs, {"path": checks_a4.run_trajectory(rule, inputs)})
             assert (problems == []) == passes, (desc, problems)
 

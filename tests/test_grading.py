@@ -170,24 +170,171 @@ def test_every_test_cell_of_the_solutions_has_a_check_and_back():
 
 
 # ---------------------------------------------------------------------------
+# hidden tests stay with the instructor: their cases are in solutions/_hidden/,
+# not in the coursekit package that students install
+# ---------------------------------------------------------------------------
+ALL_ASSIGNMENTS = ("A1", "A2", "A3", "A4")
+
+
+def _hidden_test_ids(assignment: str) -> set:
+    nb = nbformat.read(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if preprocessor.BEGIN_HIDDEN in c.source}
+
+
+def _hidden_case_strings(assignment: str) -> set:
+    """The string literals of the hidden-case functions: descriptions and f-string parts."""
+    import ast
+
+    tree = ast.parse(open(checks.hidden_cases_path(assignment, os.path.join(ROOT, "solutions"))).read())
+    found = set()
+    for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+        for node in ast.walk(fn):
+            text = node.value.strip() if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+            if " " in text and len(text) >= 8:  # not generic bits such as the f-string part "W ("
+                found.add(text)
+    return found
+
+
+@pytest.mark.parametrize("assignment", ALL_ASSIGNMENTS)
+def test_every_hidden_test_cell_has_its_cases_in_the_instructor_folder(assignment):
+    hidden_ids = _hidden_test_ids(assignment)
+    assert hidden_ids and all(g.endswith("_hidden") for g in hidden_ids)
+    registered = checks.for_assignment(assignment)
+    assert {n for n, c in registered.items() if c.hidden} == hidden_ids
+    solutions = os.path.join(ROOT, "solutions")
+    for name in hidden_ids:
+        cases = checks.cases_of(registered[name], solutions)
+        assert cases and all(isinstance(d, str) and isinstance(i, dict) for d, i in cases), name
+        assert all(isinstance(v, np.ndarray) for _, i in cases for v in i.values()), name
+    # not an nbgrader assignment: `coursekit release` never copies it into assignments/
+    assert not os.path.exists(os.path.join(solutions, checks.HIDDEN_FOLDER, f"{checks.HIDDEN_FOLDER}.ipynb"))
+    assert sorted(os.listdir(os.path.join(ROOT, "assignments", assignment))) == [f"{assignment}.ipynb"]
+
+
+def test_the_package_holds_no_hidden_case_generator():
+    import coursekit
+
+    package = os.path.dirname(os.path.abspath(coursekit.__file__))
+    sources = {}
+    for dirpath, _, files in os.walk(package):
+        for f in files:
+            if f.endswith(".py"):
+                sources[os.path.join(dirpath, f)] = open(os.path.join(dirpath, f), encoding="utf-8").read()
+    assert len(sources) > 10
+    for assignment in ALL_ASSIGNMENTS:
+        secret = _hidden_case_strings(assignment)
+        assert len(secret) >= len(_hidden_test_ids(assignment))  # e.g. "inputs exactly at 0"
+        leaks = [(text, os.path.relpath(path, package)) for text in secret
+                 for path, src in sources.items() if text in src]
+        assert leaks == [], leaks
+
+
+def test_hidden_cases_without_the_instructor_files_raise_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_COURSE_ROOT", str(tmp_path))  # a course root with no solutions/
+    ns = _solution_namespace("A2")
+    for assignment in ALL_ASSIGNMENTS:
+        for name, check in checks.for_assignment(assignment).items():
+            if not check.hidden:
+                assert check.cases(), name  # visible cases are in the package
+                continue
+            with pytest.raises(checks.HiddenTestsUnavailable, match="only available to the instructor"):
+                check.cases()
+            assert checks.cases_of(check, os.path.join(ROOT, "solutions"))  # the grader's explicit folder
+    with pytest.raises(checks.HiddenTestsUnavailable, match="A2 relu_hidden is a hidden test"):
+        grading.check("A2", "relu_hidden", ns)
+    grading.check("A2", "relu_visible", ns)  # visible checks work anywhere
+
+
+def test_a_student_install_cannot_run_hidden_tests(tmp_path):
+    """The package copied alone (as a wheel installs it): hidden checks say they are instructor-only."""
+    import shutil
+
+    import coursekit
+
+    site = tmp_path / "site"
+    shutil.copytree(os.path.dirname(os.path.abspath(coursekit.__file__)), site / "coursekit",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    code = (f"import sys; sys.path.insert(0, {str(site)!r})\n"
+            "import coursekit, coursekit.grading as g\n"
+            f"assert coursekit.__file__.startswith({str(site)!r}), coursekit.__file__\n"
+            "from coursekit._grader import checks\n"
+            "try:\n"
+            "    g.check('A3', 'bn_backward_hidden', {})\n"
+            "except checks.HiddenTestsUnavailable as exc:\n"
+            "    print(exc)\n")
+    env = {k: v for k, v in os.environ.items() if k != "COURSEKIT_COURSE_ROOT"}
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "only available to the instructor" in out.stdout
+
+
+def test_the_grader_reads_hidden_cases_from_its_source_folder(tmp_path):
+    cells = [{"source": "x = 1", "check": None}, {"source": "", "check": "relu_hidden"}]
+    cases = verify.write_job(str(tmp_path / "job"), "A2", cells, cell_timeout=3, max_output_chars=100,
+                             solutions_dir=os.path.join(ROOT, "solutions"))
+    with np.load(tmp_path / "job" / "inputs" / "relu_hidden.npz") as data:
+        assert sorted({k.split(":")[0] for k in data.files}) == [str(i) for i in range(len(cases["relu_hidden"]))]
+    with pytest.raises(checks.HiddenTestsUnavailable):
+        verify.write_job(str(tmp_path / "job2"), "A2", cells, cell_timeout=3, max_output_chars=100,
+                         solutions_dir=str(tmp_path / "no-solutions"))
+    c = pipeline.make_config(pipeline.Options("A2", str(tmp_path / "w"), ROOT, "sqlite://"))
+    assert c.SandboxedExecute.solutions_dir == os.path.join(ROOT, "solutions")
+
+
+# ---------------------------------------------------------------------------
 # the delegation guard (in a subprocess: it disables coursekit's reference)
 # ---------------------------------------------------------------------------
 def test_delegation_guard_disables_reference_under_any_name():
     code = (
         "from coursekit.functional import linear_forward as renamed\n"
-        "import coursekit.layers as L, coursekit.gradcheck as G, numpy as np\n"
+        "import coursekit.layers as L, coursekit.gradcheck as G, coursekit.init as I, numpy as np\n"
         "from coursekit._grader.child import disable_reference_implementations, ReferenceUseError\n"
         "names = disable_reference_implementations()\n"
         "assert 'coursekit.functional.linear_backward' in names\n"
         "assert 'coursekit.gradcheck.numerical_jacobian' in names\n"
+        "assert {'coursekit.optim.adam_update', 'coursekit.init.he_normal'} <= set(names)\n"
         "for call in (lambda: renamed(np.ones((1, 2)), np.ones((3, 2)), np.ones(3)),\n"
-        "             lambda: L.Linear(2, 3), lambda: G.numerical_gradient(lambda x: 0.0, np.ones(2))):\n"
+        "             lambda: L.Linear(2, 3), lambda: G.numerical_gradient(lambda x: 0.0, np.ones(2)),\n"
+        "             lambda: I.he_normal((2, 3), np.random.default_rng(0))):\n"
         "    try:\n"
         "        call()\n"
         "    except ReferenceUseError as e:\n"
         "        assert 'calls coursekit reference' in str(e)\n"
+        "        assert str(e).endswith('coursekit.functional/layers/losses/gradcheck/optim/train/autodiff/init')\n"
         "    else:\n"
         "        raise SystemExit('reference still usable')\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_a_check_that_allows_coursekit_init_gets_it_back_only_for_its_call():
+    code = (
+        "import numpy as np\n"
+        "from coursekit.init import he_normal as renamed\n"
+        "import coursekit.functional as F\n"
+        "from coursekit._grader import checks\n"
+        "from coursekit._grader.child import (disable_reference_implementations, reference_switched_on,\n"
+        "                                     ReferenceUseError)\n"
+        "disable_reference_implementations()\n"
+        "def off(call):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except ReferenceUseError:\n"
+        "        return True\n"
+        "    return False\n"
+        "draw = lambda: renamed((300, 200), np.random.default_rng(0))\n"
+        "assert off(draw)\n"
+        "allowed = checks.get('A4', 'experiment').allowed_modules\n"
+        "assert allowed == ('coursekit.init',) and checks.get('A4', 'he_hidden').allowed_modules == ()\n"
+        "with reference_switched_on(allowed):\n"
+        "    W = draw()\n"
+        "    assert off(lambda: F.relu_forward(np.ones(3)))  # only the allowed module\n"
+        "assert abs(W.var() * 200 / 2 - 1) < 0.05  # He: variance 2 / fan_in\n"
+        "assert off(draw)  # switched off again\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

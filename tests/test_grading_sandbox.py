@@ -50,6 +50,7 @@ def test_student_code_sees_no_instructor_files_and_no_network(tmp_path):
             except OSError:
                 return False
         res["solutions"] = can(lambda: os.listdir({os.path.join(ROOT, 'solutions')!r}))
+        res["hidden_cases"] = can(lambda: open({os.path.join(ROOT, 'solutions', '_hidden', 'A2.py')!r}).read())
         res["repo_files"] = sorted(os.listdir({ROOT!r})) if os.path.isdir({ROOT!r}) else []
         res["other"] = can(lambda: open({str(other / 'secret.ipynb')!r}).read())
         res["tmp_parent"] = can(lambda: os.listdir({str(tmp_path)!r}))
@@ -65,7 +66,8 @@ def test_student_code_sees_no_instructor_files_and_no_network(tmp_path):
         """)
     assert result.returncode == 0, result.stderr_tail
     assert seen["uid"] != 0 and seen["home"] == "/sandbox"
-    assert not any([seen["solutions"], seen["other"], seen["tmp_parent"], seen["write_root"], seen["write_job"],
+    assert os.path.isfile(os.path.join(ROOT, "solutions", "_hidden", "A2.py"))  # there, but not inside
+    assert not any([seen["solutions"], seen["hidden_cases"], seen["other"], seen["tmp_parent"], seen["write_root"], seen["write_job"],
                     seen["write_venv"], seen["write_coursekit"], seen["net"]]), seen
     assert set(seen["repo_files"]) <= {"coursekit", ".venv"}
     limits = sandbox.Limits()

@@ -1,7 +1,8 @@
 """Checks of assignment A3: batch normalisation and a k-layer network.
 
 Same three-part design as :mod:`coursekit._grader.checks`: ``cases`` (grader's
-inputs), ``call`` (runs next to the student's code, returns raw arrays; it
+inputs; those of the hidden checks are in the instructor's
+``solutions/_hidden/A3.py``), ``call`` (runs next to the student's code, returns raw arrays; it
 must not call coursekit's reference modules, which are disabled there) and
 ``judge`` (recomputes with coursekit.functional in the grader's process).
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from coursekit import functional as F
-from coursekit._grader.checks import Check, _compare_all, _unpack, register
+from coursekit._grader.checks import Check, HiddenCases, _compare_all, _unpack, register
 from coursekit.grading import describe_mismatch, digits_split
 
 A = "A3"
@@ -48,17 +49,6 @@ def _bn_cases_visible(seed=100):
     return [("x (6, 4)", _bn_case(np.random.default_rng(seed), 6, 4))]
 
 
-def _bn_cases_hidden(seed=120):
-    rng = np.random.default_rng(seed)
-    n, d = (int(v) for v in rng.integers(3, 10, size=2))
-    return [
-        (f"random shapes N={n}, D={d}", _bn_case(rng, n, d)),
-        ("a batch of 2", _bn_case(rng, 2, 5)),
-        ("a constant feature (variance 0)", _bn_case(rng, 7, 3, constant=True)),
-        ("large offset and scale (mean 1000, sd 50)", _bn_case(rng, 8, 4, offset=1000.0, scale=50.0)),
-    ]
-
-
 def _bn_forward_call(fns, inputs):
     out, _ = _unpack(fns["batchnorm_forward"](inputs["x"], inputs["gamma"], inputs["beta"]), 2,
                      "batchnorm_forward(x, gamma, beta)")
@@ -70,7 +60,8 @@ def _bn_forward_judge(inputs, outputs):
     return _compare_all([("out", outputs.get("out"), out)])
 
 
-for _name, _cases in (("bn_forward_visible", _bn_cases_visible), ("bn_forward_hidden", _bn_cases_hidden)):
+for _name, _cases in (("bn_forward_visible", _bn_cases_visible),
+                      ("bn_forward_hidden", HiddenCases(A, "bn_forward_hidden"))):
     register(Check(A, _name, ("batchnorm_forward",), _cases, _bn_forward_call, _bn_forward_judge))
 
 
@@ -90,16 +81,6 @@ def _test_case(rng, n, d, momentum, constant=False):
 
 def _test_cases_visible():
     return [("x (5, 3), momentum 0.9", _test_case(np.random.default_rng(101), 5, 3, 0.9))]
-
-
-def _test_cases_hidden():
-    rng = np.random.default_rng(121)
-    return [
-        ("test mode with a batch of 1, momentum 0.5", _test_case(rng, 1, 6, 0.5)),
-        ("momentum 0.99, N=9, D=2", _test_case(rng, 9, 2, 0.99)),
-        ("momentum 0 (running = batch statistics)", _test_case(rng, 4, 3, 0.0)),
-        ("running variance 0 and a constant feature", _test_case(rng, 3, 4, 0.8, constant=True)),
-    ]
 
 
 def _test_call(fns, inputs):
@@ -128,7 +109,7 @@ def _test_judge(inputs, outputs):
 
 
 for _name, _cases in (("bn_running_visible", _test_cases_visible),
-                      ("bn_running_hidden", _test_cases_hidden)):
+                      ("bn_running_hidden", HiddenCases(A, "bn_running_hidden"))):
     register(Check(A, _name, ("batchnorm_test_forward", "update_running_averages"), _cases,
                    _test_call, _test_judge))
 
@@ -170,12 +151,8 @@ def _bn_backward_cases_visible():
     return _bn_cases_visible(seed=102)
 
 
-def _bn_backward_cases_hidden():
-    return _bn_cases_hidden(seed=122)
-
-
 for _name, _cases in (("bn_backward_visible", _bn_backward_cases_visible),
-                      ("bn_backward_hidden", _bn_backward_cases_hidden)):
+                      ("bn_backward_hidden", HiddenCases(A, "bn_backward_hidden"))):
     register(Check(A, _name, ("batchnorm_forward", "batchnorm_backward"), _cases,
                    _bn_backward_call, _bn_backward_judge))
 
@@ -247,16 +224,6 @@ def _klayer_cases_visible():
              _klayer_case(rng, 6, [4, 5, 6, 3], 0.01, True))]
 
 
-def _klayer_cases_hidden():
-    rng = np.random.default_rng(123)
-    return [
-        ("k=2 without batch norm, lam=0", _klayer_case(rng, 5, [3, 6, 4], 0.0, False)),
-        ("k=4 with batch norm, lam=0.05", _klayer_case(rng, 7, [5, 4, 6, 3, 3], 0.05, True)),
-        ("k=3 with batch norm, a batch of 2", _klayer_case(rng, 2, [4, 3, 5, 2], 0.02, True)),
-        ("k=1 (a linear classifier), lam=0.1", _klayer_case(rng, 4, [6, 3], 0.1, True)),
-    ]
-
-
 def _params_of(inputs):
     return {k[2:]: v for k, v in inputs.items() if k.startswith("p_")}
 
@@ -289,7 +256,8 @@ def _klayer_judge(inputs, outputs):
     return _compare_all(pairs)
 
 
-for _name, _cases in (("klayer_visible", _klayer_cases_visible), ("klayer_hidden", _klayer_cases_hidden)):
+for _name, _cases in (("klayer_visible", _klayer_cases_visible),
+                      ("klayer_hidden", HiddenCases(A, "klayer_hidden"))):
     register(Check(A, _name, ("klayer_loss",), _cases, _klayer_call, _klayer_judge))
 
 
@@ -314,15 +282,6 @@ def _gc_cases_visible():
     shapes = {"W": (3, 4), "b": (3,)}
     return [("a correct gradient", _gc_case(rng, shapes)),
             ("dJ/db off by 1%", _gc_case(rng, shapes, wrong="b"))]
-
-
-def _gc_cases_hidden():
-    rng = np.random.default_rng(124)
-    shapes = {"W1": (8, 10), "gamma1": (2,), "W2": (1, 2)}
-    return [("one wrong entry of dJ/dW1 (the max over entries, not the mean)",
-             _gc_case(rng, shapes, wrong="W1", how="one_entry")),
-            ("a 3-D parameter and a parameter of size 1",
-             _gc_case(rng, {"K": (2, 2, 2), "c": (1,)}, wrong="c"))]
 
 
 def _gc_problem(inputs):
@@ -379,7 +338,8 @@ def _gc_judge(inputs, outputs):
     return ["; ".join(problems)] if problems else []
 
 
-for _name, _cases in (("gradcheck_visible", _gc_cases_visible), ("gradcheck_hidden", _gc_cases_hidden)):
+for _name, _cases in (("gradcheck_visible", _gc_cases_visible),
+                      ("gradcheck_hidden", HiddenCases(A, "gradcheck_hidden"))):
     register(Check(A, _name, ("gradient_check",), _cases, _gc_call, _gc_judge))
 
 
@@ -472,7 +432,8 @@ def _training_plain_judge(inputs, outputs):
     return []
 
 
+# initialising the network with coursekit.init is allowed: these grade the training
 register(Check(A, "training_bn", ("train_klayer",), _training_cases, _training_call_for(True),
-               _training_bn_judge, time_limit=20.0))
+               _training_bn_judge, time_limit=20.0, allowed_modules=("coursekit.init",)))
 register(Check(A, "training_plain", ("train_klayer",), _training_cases, _training_call_for(False),
-               _training_plain_judge, time_limit=20.0))
+               _training_plain_judge, time_limit=20.0, allowed_modules=("coursekit.init",)))

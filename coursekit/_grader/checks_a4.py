@@ -1,7 +1,8 @@
 """Checks of assignment A4: initialisation and optimisers.
 
 Same three-part design as :mod:`coursekit._grader.checks` (``cases`` /
-``call`` next to the student's code / ``judge`` with coursekit's reference).
+``call`` next to the student's code / ``judge`` with coursekit's reference);
+the cases of the hidden checks are in the instructor's ``solutions/_hidden/A4.py``.
 
 Initialisers are graded statistically.  ``call`` draws one large matrix
 (n >= 60,000 entries) with a Generator seeded by the grader; ``judge``
@@ -43,7 +44,7 @@ import numpy as np
 
 from coursekit import functional as F
 from coursekit import optim
-from coursekit._grader.checks import Check, register
+from coursekit._grader.checks import Check, HiddenCases, register
 from coursekit.grading import describe_mismatch, digits_split
 
 A = "A4"
@@ -54,12 +55,8 @@ KURTOSIS_TOL = 0.3
 # ---------------------------------------------------------------------------
 # Parts 1-2: Xavier and He initialisers
 # ---------------------------------------------------------------------------
-def _init_cases(hidden: bool, seed: int):
-    if not hidden:
-        return [("shape (300, 200)", {"shape": np.array([300, 200]), "seed": np.array(seed)})]
-    return [("a tall shape (2000, 30)", {"shape": np.array([2000, 30]), "seed": np.array(seed + 1)}),
-            ("a wide shape (30, 2000)", {"shape": np.array([30, 2000]), "seed": np.array(seed + 2)}),
-            ("a square shape (250, 250)", {"shape": np.array([250, 250]), "seed": np.array(seed + 3)})]
+def _init_cases_visible(seed: int):
+    return [("shape (300, 200)", {"shape": np.array([300, 200]), "seed": np.array(seed)})]
 
 
 class ReferenceUseError(RuntimeError):
@@ -77,10 +74,11 @@ REFERENCE_INITIALISERS = ("normal", "xavier_normal", "xavier_uniform", "he_norma
 def _reference_initialisers_disabled():
     """Make coursekit.init's initialisers raise, however the student imported them.
 
-    The sandbox switches off coursekit's reference modules but not coursekit.init
-    (chapters and other assignments may use it), so this check does it itself,
-    for the duration of the call, by swapping the functions' code objects (which
-    reaches every alias, e.g. ``from coursekit.init import he_normal as h``).
+    The grader's sandbox switches coursekit.init off with the other reference
+    modules (coursekit._grader.child); this guard does the same for the
+    duration of the call, so the in-notebook check (a student's own kernel, where
+    nothing is switched off) says so too.  It swaps the functions' code objects,
+    which reaches every alias, e.g. ``from coursekit.init import he_normal as h``.
     """
     from coursekit import init
 
@@ -156,10 +154,10 @@ def _init_judge_for(fname):
 
 
 for _fname, _part, _seed in (("xavier_normal", "xavier", 400), ("he_normal", "he", 500)):
-    for _hidden in (False, True):
-        register(Check(A, f"{_part}_{'hidden' if _hidden else 'visible'}", (_fname,),
-                       (lambda h=_hidden, s=_seed: _init_cases(h, s)),
-                       _init_call_for(_fname), _init_judge_for(_fname)))
+    register(Check(A, f"{_part}_visible", (_fname,), (lambda s=_seed: _init_cases_visible(s)),
+                   _init_call_for(_fname), _init_judge_for(_fname)))
+    register(Check(A, f"{_part}_hidden", (_fname,), HiddenCases(A, f"{_part}_hidden"),
+                   _init_call_for(_fname), _init_judge_for(_fname)))
 
 
 # ---------------------------------------------------------------------------
@@ -189,21 +187,15 @@ def _rule_case(rng, kind, hyper: dict, shape=(3, 4), steps=8, defaults=False):
     return case
 
 
-def _rule_cases(fname, hidden):
-    rng = np.random.default_rng({"momentum_update": 600, "rmsprop_update": 700, "adam_update": 800}[fname]
-                                + (1 if hidden else 0))
-    base = {"momentum_update": {"lr": 0.05, "momentum": 0.9},
-            "rmsprop_update": {"lr": 0.01, "rho": 0.9, "eps": 1e-8},
-            "adam_update": {"lr": 0.02, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}}[fname]
-    if not hidden:
-        return [("8 steps on a fixed gradient sequence", _rule_case(rng, "sequence", base))]
-    other = {"momentum_update": {"lr": 0.1, "momentum": 0.5},
-             "rmsprop_update": {"lr": 0.02, "rho": 0.95, "eps": 1e-8},
-             "adam_update": {"lr": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-8}}[fname]
-    return [("20 steps on the quadratic 1/2 sum(a w^2)", _rule_case(rng, "quadratic", base, (5,), 20)),
-            ("other hyper-parameters, 12 steps", _rule_case(rng, "sequence", other, (2, 3), 12)),
-            ("a parameter of size 1", _rule_case(rng, "sequence", base, (1,), 6)),
-            ("state = {} uses the stated defaults", _rule_case(rng, "sequence", {}, (4,), 6, defaults=True))]
+RULE_SEEDS = {"momentum_update": 600, "rmsprop_update": 700, "adam_update": 800}  # hidden: seed + 1
+BASE_HYPER = {"momentum_update": {"lr": 0.05, "momentum": 0.9},
+              "rmsprop_update": {"lr": 0.01, "rho": 0.9, "eps": 1e-8},
+              "adam_update": {"lr": 0.02, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}}
+
+
+def _rule_cases_visible(fname):
+    rng = np.random.default_rng(RULE_SEEDS[fname])
+    return [("8 steps on a fixed gradient sequence", _rule_case(rng, "sequence", BASE_HYPER[fname]))]
 
 
 def run_trajectory(update, inputs) -> np.ndarray:
@@ -261,10 +253,10 @@ def _rule_judge_for(fname):
 
 for _fname, _part in (("momentum_update", "momentum"), ("rmsprop_update", "rmsprop"),
                       ("adam_update", "adam")):
-    for _hidden in (False, True):
-        register(Check(A, f"{_part}_{'hidden' if _hidden else 'visible'}", (_fname,),
-                       (lambda f=_fname, h=_hidden: _rule_cases(f, h)),
-                       _rule_call_for(_fname), _rule_judge_for(_fname)))
+    register(Check(A, f"{_part}_visible", (_fname,), (lambda f=_fname: _rule_cases_visible(f)),
+                   _rule_call_for(_fname), _rule_judge_for(_fname)))
+    register(Check(A, f"{_part}_hidden", (_fname,), HiddenCases(A, f"{_part}_hidden"),
+                   _rule_call_for(_fname), _rule_judge_for(_fname)))
 
 
 # ---------------------------------------------------------------------------
@@ -322,5 +314,7 @@ def _experiment_judge(inputs, outputs):
     return []
 
 
+# the student's initialiser may delegate to coursekit.init here (that is graded, and
+# penalised, by the xavier/he checks only): this grades the training
 register(Check(A, "experiment", ("train_network", "adam_update"), _experiment_cases,
-               _experiment_call, _experiment_judge, time_limit=20.0))
+               _experiment_call, _experiment_judge, time_limit=20.0, allowed_modules=("coursekit.init",)))

@@ -22,12 +22,16 @@ Before any student code runs, every function of coursekit's reference modules
 is disabled (its ``__code__`` replaced by one that raises
 :class:`ReferenceUseError`), so a student function that delegates to
 ``coursekit.functional.linear_backward`` -- imported under any name -- fails
-its check instead of passing it.
+its check instead of passing it.  A check that allows one of them
+(``Check.allowed_modules``: coursekit.init in the training runs, which grade
+training, not initialisation) gets its real code back for the duration of its
+call.
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -44,7 +48,7 @@ JOB = "/job"  # read-only: job.json and inputs/<check>.npz (see sandbox.JOB_DIR)
 OUT = "/out.bin"  # the records for the grader (see sandbox.OUT_FILE)
 REFERENCE_MODULES = ("coursekit.functional", "coursekit.layers", "coursekit.losses",
                      "coursekit.gradcheck", "coursekit.optim", "coursekit.train",
-                     "coursekit.autodiff")
+                     "coursekit.autodiff", "coursekit.init")
 MAX_ELEMENTS = 5_000_000
 
 
@@ -56,14 +60,39 @@ class CellTimeout(Exception):
     """Raised in a cell that runs past the per-cell time limit."""
 
 
+def switched_off_message() -> str:
+    """The part of the error that names every module in REFERENCE_MODULES."""
+    names = [m.split(".", 1)[1] for m in REFERENCE_MODULES]
+    return "graded work must not use coursekit." + "/".join(names)
+
+
 def _trap_code(qualname: str):
-    """A code object that raises ReferenceUseError naming ``qualname``."""
+    """A code object that raises ReferenceUseError naming ``qualname`` and the switched-off modules."""
     source = (f"def _trap(*args, **kwargs):\n"
-              f"    raise _ReferenceUseError('calls coursekit reference {qualname}: '\n"
-              f"        'graded work must not use coursekit.functional/layers/losses/gradcheck/autodiff')\n")
+              f"    raise _ReferenceUseError({f'calls coursekit reference {qualname}: ' + switched_off_message()!r})\n")
     scope = {}
     exec(compile(source, f"<reference {qualname} disabled>", "exec"), scope)
     return scope["_trap"].__code__
+
+
+def _reference_functions(module, modname: str):
+    """(qualified name, function) of every plain function of ``module``, its classes' methods too."""
+    owners = [(modname, vars(module))]
+    owners += [(f"{modname}.{name}", vars(obj)) for name, obj in vars(module).items()
+               if isinstance(obj, type) and obj.__module__ == modname]
+    for prefix, namespace in owners:
+        for name, obj in list(namespace.items()):
+            if isinstance(obj, property):
+                funcs = [f for f in (obj.fget, obj.fset) if f is not None]
+            elif isinstance(obj, (staticmethod, classmethod)):
+                funcs = [obj.__func__]
+            elif isinstance(obj, types.FunctionType):
+                funcs = [obj]
+            else:
+                continue
+            for i, f in enumerate(funcs):
+                if getattr(f, "__module__", None) == modname and not f.__closure__:
+                    yield f"{prefix}.{name}" + (f"#{i}" if i else ""), f
 
 
 def disable_reference_implementations() -> list:
@@ -74,26 +103,41 @@ def disable_reference_implementations() -> list:
             module = importlib.import_module(modname)
         except ImportError:
             continue
-        owners = [(modname, vars(module))]
-        owners += [(f"{modname}.{name}", vars(obj)) for name, obj in vars(module).items()
-                   if isinstance(obj, type) and obj.__module__ == modname]
-        for prefix, namespace in owners:
-            for name, obj in list(namespace.items()):
-                if isinstance(obj, property):
-                    funcs = [f for f in (obj.fget, obj.fset) if f is not None]
-                elif isinstance(obj, (staticmethod, classmethod)):
-                    funcs = [obj.__func__]
-                elif isinstance(obj, types.FunctionType):
-                    funcs = [obj]
-                else:
-                    continue
-                for f in funcs:
-                    if getattr(f, "__module__", None) != modname or f.__closure__:
-                        continue
-                    f.__globals__.setdefault("_ReferenceUseError", ReferenceUseError)
-                    f.__code__ = _trap_code(f"{prefix}.{name}")
-                    disabled.append(f"{prefix}.{name}")
+        for qualname, f in _reference_functions(module, modname):
+            name = qualname.split("#")[0]
+            f.__globals__.setdefault("_ReferenceUseError", ReferenceUseError)
+            f.__code__ = _trap_code(name)
+            disabled.append(name)
     return disabled
+
+
+@contextlib.contextmanager
+def reference_switched_on(modnames):
+    """Give the switched-off functions of ``modnames`` their real code for the duration.
+
+    For a check that allows a reference module (``Check.allowed_modules``, e.g.
+    coursekit.init in a training run, which grades the training, not the
+    initialiser).  The real code comes from a fresh import of the module's
+    file, so nothing of it is kept where the student's code could find it.
+    """
+    swapped = []
+    try:
+        for modname in modnames:
+            module = sys.modules.get(modname)
+            spec = importlib.util.find_spec(modname) if module is not None else None
+            if spec is None:
+                continue
+            fresh = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(fresh)
+            real = dict(_reference_functions(fresh, modname))
+            for qualname, f in _reference_functions(module, modname):
+                if qualname in real and f.__code__.co_freevars == real[qualname].__code__.co_freevars:
+                    swapped.append((f, f.__code__))
+                    f.__code__ = real[qualname].__code__
+        yield
+    finally:
+        for f, code in swapped:
+            f.__code__ = code
 
 
 class LimitedStream(io.TextIOBase):
@@ -166,7 +210,8 @@ def run_check(spec, namespace: dict, writer: RecordWriter, savez) -> None:
             continue
         inputs = {k.split(":", 1)[1]: v for k, v in flat.items() if int(k.split(":", 1)[0]) == case}
         try:
-            outputs = spec.call(fns, inputs)
+            with reference_switched_on(spec.allowed_modules):
+                outputs = spec.call(fns, inputs)
             for key, value in outputs.items():
                 arrays[f"{case}:{key}"] = _numeric(value)
         except BaseException as exc:  # noqa: BLE001 - timeouts and SystemExit too

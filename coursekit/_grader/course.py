@@ -60,6 +60,8 @@ def configure(c: Config, *, root: str, source: str | None = None, release: str |
     c.SandboxedExecute.time_limit = float(time_limit)
     c.SandboxedExecute.report_dir = report_dir
     c.SandboxedExecute.scratch_dir = scratch_dir
+    # the hidden tests' cases: <source>/_hidden/<A>.py, read by the grader, never copied to a release
+    c.SandboxedExecute.solutions_dir = c.CourseDirectory.source_directory
     # OfflineFeedback must see the hidden tests (to scrub their lines) before they go
     c.GenerateFeedback.preprocessors = [GetGrades, OfflineFeedback, ClearHiddenTests,
                                         CSSHTMLHeaderPreprocessor]

@@ -32,6 +32,7 @@ import nbformat
 from traitlets.config import Config
 
 from coursekit._grader import course
+from coursekit._grader.checks import hidden_cases_path
 from coursekit._grader.preprocessor import is_test_cell, nbgrader_meta, without_hidden
 
 GRADER_VERSION = "1"
@@ -148,16 +149,19 @@ def inspect_submission(raw: bytes | None, release_nb, assignment: str, known_ids
 
 
 def fingerprint(raw: bytes | None, opts: Options) -> str:
-    """What a result depends on: the submission, the assignment's source, the grader and
-    coursekit's reference, the limits.
+    """What a result depends on: the submission, the assignment's source and hidden cases,
+    the grader and coursekit's reference, the limits.
 
     A stored result is reused only when all of these are unchanged.
     """
     h = hashlib.sha256()
     h.update(raw or b"<none>")
     source = os.path.join(opts.course_root, "solutions", opts.assignment, f"{opts.assignment}.ipynb")
+    hidden = hidden_cases_path(opts.assignment, os.path.join(opts.course_root, "solutions"))
     grader = os.path.dirname(os.path.abspath(__file__))
     reference = [os.path.join(os.path.dirname(grader), f) for f in ("grading.py", "functional.py", "gradcheck.py")]
+    if os.path.isfile(hidden):
+        reference.append(hidden)
     for path in [source] + reference + sorted(os.path.join(grader, f) for f in os.listdir(grader)
                                               if f.endswith(".py")):
         with open(path, "rb") as fh:

@@ -170,6 +170,8 @@ class SandboxedExecute(NbGraderPreprocessor):
     max_output_chars = Int(100_000, help="Characters of stdout/stderr kept per cell.").tag(config=True)
     report_dir = Unicode("", help="Folder for the per-submission JSON reports.").tag(config=True)
     scratch_dir = Unicode("", help="Parent of the private scratch folders (default: system temp).").tag(config=True)
+    solutions_dir = Unicode("", help="The instructor's source folder (solutions/), whose _hidden/ holds "
+                            "the hidden tests' cases (default: the course root's).").tag(config=True)
 
     def _limits(self) -> sandbox.Limits:
         return sandbox.Limits(memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds,
@@ -193,7 +195,8 @@ class SandboxedExecute(NbGraderPreprocessor):
             result = verify.verify(assignment, job, os.path.join(scratch, "run"),
                                    limits=self._limits(), wall_seconds=self.time_limit,
                                    cell_timeout=self.cell_timeout,
-                                   max_output_chars=self.max_output_chars)
+                                   max_output_chars=self.max_output_chars,
+                                   solutions_dir=self.solutions_dir or None)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         report = self._merge(nb, code_cells, result, known)
@@ -236,7 +239,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                 parts[grade_id] = {"points": points, "verified": False}
                 continue
             outcome = in_notebook_outcome(record)
-            cell.outputs = verdict_outputs(verdict, points, len(known[grade_id].cases()))
+            cell.outputs = verdict_outputs(verdict, points, verdict.n_cases)
             parts[grade_id] = {"points": points, "verified": True, "passed": verdict.passed,
                                "reason": verdict.reason, "problems": verdict.problems[:10],
                                "in_notebook": outcome, "tampered": outcome == "completed"}

@@ -31,6 +31,7 @@ class Verdict:
     passed: bool
     problems: list = field(default_factory=list)
     reason: str = ""  # short machine-readable cause when not passed
+    n_cases: int = 0  # cases of the check (partial credit counts failing cases)
 
     def message(self) -> str:
         if self.passed:
@@ -47,10 +48,13 @@ class VerifyResult:
 
 
 def write_job(workdir: str, assignment: str, cells: list, *, cell_timeout: int,
-              max_output_chars: int) -> dict:
+              max_output_chars: int, solutions_dir: str | None = None) -> dict:
     """Write job.json and inputs/<check>.npz; return check name -> [(desc, inputs)].
 
     cells: [{"source": str, "check": name or None}] in notebook order.
+    solutions_dir: nbgrader's source folder, where the hidden checks' cases are
+    (``_hidden/<assignment>.py``; default: the course root's ``solutions/``).
+    Only the arrays reach the sandbox, never that file.
     """
     os.makedirs(os.path.join(workdir, "inputs"), exist_ok=True)
     cases = {}
@@ -59,7 +63,7 @@ def write_job(workdir: str, assignment: str, cells: list, *, cell_timeout: int,
         if not name:
             continue
         check = _checks.get(assignment, name)
-        cases[name] = list(check.cases())
+        cases[name] = list(_checks.cases_of(check, solutions_dir))
         flat = {f"{i}:{k}": v for i, (_, inputs) in enumerate(cases[name]) for k, v in inputs.items()}
         np.savez(os.path.join(workdir, "inputs", f"{name}.npz"), **flat)
     with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as fh:
@@ -112,7 +116,7 @@ def judge(assignment: str, name: str, cases: list, recorded, ended_early: str) -
     check = _checks.get(assignment, name)
     if recorded is None:
         why = ended_early or "not reached"
-        return Verdict(name, False, [f"not checked: {why}"], reason=why)
+        return Verdict(name, False, [f"not checked: {why}"], reason=why, n_cases=len(cases))
     arrays, errors = recorded
     err_by_case = {}
     for e in errors:
@@ -130,21 +134,23 @@ def judge(assignment: str, name: str, cases: list, recorded, ended_early: str) -
                    if k.split(":", 1)[0] == str(i)}
         problems += [f"case {desc}: {p}" for p in _checks.judge_outputs(check, inputs, outputs)]
     if problems:
-        return Verdict(name, False, problems, reason=reason or "wrong answer")
-    return Verdict(name, True)
+        return Verdict(name, False, problems, reason=reason or "wrong answer", n_cases=len(cases))
+    return Verdict(name, True, n_cases=len(cases))
 
 
 def verify(assignment: str, cells: list, scratch: str, *,
            limits: sandbox.Limits = sandbox.Limits(), wall_seconds: float = 120.0,
-           cell_timeout: int = 30, max_output_chars: int = 100_000) -> VerifyResult:
+           cell_timeout: int = 30, max_output_chars: int = 100_000,
+           solutions_dir: str | None = None) -> VerifyResult:
     """Run the notebook ``cells`` in a fresh sandbox and judge every check they name.
 
-    ``scratch`` is a private folder of the grader for the job and the output file.
+    ``scratch`` is a private folder of the grader for the job and the output file;
+    ``solutions_dir`` holds the hidden checks' cases (see :func:`write_job`).
     """
     uid = sandbox.sandbox_uid()
     job_dir, out_file = sandbox.prepare(scratch, uid)
     cases = write_job(job_dir, assignment, cells, cell_timeout=cell_timeout,
-                      max_output_chars=max_output_chars)
+                      max_output_chars=max_output_chars, solutions_dir=solutions_dir)
     run = sandbox.run([sys.executable, "-I", "-m", "coursekit._grader.child"], job_dir, out_file,
                       limits=limits, wall_seconds=wall_seconds, uid=uid)
     records, recorded = read_records(out_file, len(cells))
