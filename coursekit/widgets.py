@@ -11,12 +11,14 @@ setting with the same code: ``init_explorer_figure(init="xavier_normal", scale=1
 
 The explorer renders the figure to PNG inside an ``ipywidgets.Image``: it needs no
 interactive matplotlib backend, its last picture survives in saved widget state, and
-it can be driven programmatically (``explorer.controls["lr"].value = 0.1`` redraws).
+it can be driven programmatically (``explorer.controls["lr"].value = 0.1`` redraws;
+``explorer.set(lr=0.1, steps=50)`` changes several controls and redraws once).
 A setting that the library refuses (say a learning rate that makes Adam's state
 non-finite) shows the error message under the controls instead of raising.
 """
 from __future__ import annotations
 
+import html
 import io
 
 import ipywidgets as widgets
@@ -44,6 +46,7 @@ class Explorer(widgets.VBox):
         self.figure: Figure | None = None
         self.error: str | None = None
         self.redraws = 0
+        self._holding = False  # True while set() changes several controls
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.status = widgets.HTML()
         box = widgets.GridBox(list(self.controls.values()),
@@ -57,8 +60,23 @@ class Explorer(widgets.VBox):
         """The current control values, as keyword arguments of the figure function."""
         return {name: control.value for name, control in self.controls.items()}
 
-    def _on_change(self, change):
+    def set(self, **values):
+        """Set several controls at once (keyword = control name) and redraw once."""
+        unknown = sorted(set(values) - set(self.controls))
+        if unknown:
+            raise ValueError(f"Explorer.set: unknown control(s) {unknown}; "
+                             f"the controls are {list(self.controls)}")
+        self._holding = True
+        try:
+            for name, value in values.items():
+                self.controls[name].value = value
+        finally:
+            self._holding = False
         self.redraw()
+
+    def _on_change(self, change):
+        if not self._holding:
+            self.redraw()
 
     def redraw(self):
         """Recompute and re-render the figure for the current control values."""
@@ -66,7 +84,8 @@ class Explorer(widgets.VBox):
             fig = self.figure_function(**self.fixed, **self.values())
         except (ValueError, TypeError, FloatingPointError) as err:
             self.figure, self.error = None, str(err)
-            self.status.value = f"<span style='color:#b00020'>{type(err).__name__}: {err}</span>"
+            message = html.escape(f"{type(err).__name__}: {err}")
+            self.status.value = f"<span style='color:#b00020'>{message}</span>"
             return
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=self.dpi)
@@ -124,24 +143,27 @@ def init_explorer(depth: int = 10, width: int = 200, activation: str = "tanh",
 def optimizer_playground_figure(surface: str = "rosenbrock", rules=("sgd", "momentum", "adam"),
                                 lr: float = 2e-3, momentum: float = 0.9, rho: float = 0.9,
                                 beta1: float = 0.9, beta2: float = 0.999, steps: int = 200,
-                                clip: float = 0.0) -> Figure:
-    """Trajectories of several coursekit.optim rules from the surface's start point.
+                                clip: float = 0.0, side_by_side: bool = False) -> Figure:
+    """Trajectories of several coursekit.optim rules from the surface's start point,
+    and f(w_t) - f(w*) against the step t (viz.run_trajectories, viz.plot_trajectories).
 
     Every rule gets the same lr; momentum applies to momentum and nesterov, rho to
     rmsprop, beta1 and beta2 to adam.  clip > 0 clips the gradient norm to clip.
+    side_by_side: one contour panel per rule instead of all paths on one panel.
     """
     if not rules:
         raise ValueError("optimizer_playground: choose at least one update rule")
     shared = {"lr": lr, "momentum": momentum, "rho": rho, "beta1": beta1, "beta2": beta2}
     trajectories = viz.run_trajectories(surface, {name: shared for name in rules}, steps=steps,
                                         clip=clip if clip > 0 else None)
-    return viz.plot_trajectories(surface, trajectories, title=f"lr = {lr:.3g}")
+    return viz.plot_trajectories(surface, trajectories, title=f"lr = {lr:.3g}",
+                                 side_by_side=side_by_side)
 
 
 def optimizer_playground(surface: str = "rosenbrock", rules=("sgd", "momentum", "adam"),
                          lr: float = 2e-3, momentum: float = 0.9, rho: float = 0.9,
                          beta1: float = 0.9, beta2: float = 0.999, steps: int = 200,
-                         clip: float = 0.0) -> Explorer:
+                         clip: float = 0.0, side_by_side: bool = False) -> Explorer:
     """Widget version of optimizer_playground_figure."""
     controls = {
         "surface": _dropdown("surface", viz.SURFACES, surface),
@@ -155,6 +177,8 @@ def optimizer_playground(surface: str = "rosenbrock", rules=("sgd", "momentum", 
                          readout_format=".4f"),
         "steps": _slider(widgets.IntSlider, "steps", steps, min=10, max=1000, step=10),
         "clip": _slider(widgets.FloatSlider, "clip norm (0 = off)", clip, min=0.0, max=10.0, step=0.1),
+        "side_by_side": widgets.Checkbox(value=side_by_side, description="one panel per rule",
+                                         indent=False),
     }
     return Explorer("Optimiser playground", optimizer_playground_figure, controls)
 

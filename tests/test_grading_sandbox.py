@@ -144,3 +144,13 @@ def test_fork_bomb_memory_bomb_and_huge_file_hit_their_limits(tmp_path):
     time.sleep(0.3)
     left = subprocess.run(["pgrep", "-u", "60997"], capture_output=True, text=True).stdout
     assert left.strip() == "", f"processes survived: {left}"
+
+
+def test_read_only_binds_are_mounted_after_the_private_tmp():
+    """bwrap mounts in order: a repository or venv under /tmp must not be hidden by the tmpfs."""
+    from coursekit._grader import sandbox as sb
+
+    argv = sb.bwrap_argv("/job-src", "/out-src", uid=65534)
+    tmp_at = next(i for i in range(len(argv) - 1) if argv[i] == "--tmpfs" and argv[i + 1] == "/tmp")
+    binds = [i for i in range(len(argv) - 2) if argv[i] == "--ro-bind" and argv[i + 1] in sb._readonly_paths()]
+    assert binds and all(i > tmp_at for i in binds)

@@ -122,9 +122,12 @@ def test_gradient_flow_bars_are_the_norms():
     np.testing.assert_allclose(heights, stats.norm)
     np.testing.assert_allclose(lines(fig.axes[1])[0].get_ydata(), stats.std)
     assert "dJ/dW" in fig.axes[0].get_ylabel()
+    assert fig.axes[0].get_yscale() == ("log" if stats.norm.max() > 10 * stats.norm.min() else "linear")
     for l, ax in enumerate(fig.axes[2:]):
-        counts = step_patches(ax)[0].get_data()[0]
+        counts, edges, _ = step_patches(ax)[0].get_data()
+        np.testing.assert_array_equal(counts, np.histogram(run.weight_grads[l], bins=edges)[0])
         assert counts.sum() == run.weight_grads[l].size
+        assert ax.get_title() == f"layer {l + 1}" and ax.get_xlabel() == "dJ/dW"
 
 
 def test_network_health_figure():

@@ -116,6 +116,12 @@ def bwrap_argv(job_dir: str, out_file: str, uid: int, limits: Limits = Limits())
     for etc in ("/etc/ld.so.cache", "/etc/alternatives", "/etc/fonts", "/etc/localtime"):
         if os.path.exists(etc):
             argv += ["--ro-bind", etc, etc]
+    mb = 2**20
+    # private tmpfs first: bwrap applies mounts in order, so the read-only binds below
+    # stay visible even when the venv or the repository lives under /tmp
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(64 * mb), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(64 * mb), "--tmpfs", "/dev/shm"]
     made = set()
     for path in _readonly_paths():
         for parent in _parents(path):
@@ -123,11 +129,7 @@ def bwrap_argv(job_dir: str, out_file: str, uid: int, limits: Limits = Limits())
                 argv += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
         argv += ["--ro-bind", path, path]
-    mb = 2**20
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(64 * mb), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(64 * mb), "--tmpfs", "/dev/shm",
-             "--perms", "1777", "--size", str(limits.workspace_mb * mb), "--tmpfs", SANDBOX_HOME,
+    argv += ["--perms", "1777", "--size", str(limits.workspace_mb * mb), "--tmpfs", SANDBOX_HOME,
              "--ro-bind", job_dir, JOB_DIR, "--bind", out_file, OUT_FILE,
              "--chdir", SANDBOX_HOME, "--clearenv"]
     env = {
