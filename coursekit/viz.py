@@ -127,7 +127,7 @@ def _flush_subnormals(a: np.ndarray) -> np.ndarray:
 
 
 def deep_network_run(depth: int = 10, width: int = 500, activation: str = "tanh",
-                     init: str = "normal", scale: float = 0.01, n: int = 1000,
+                     init: str = "normal", scale: float | None = None, n: int = 1000,
                      rng=0) -> DeepNetRun:
     """The lectures' initialisation experiment.
 
@@ -137,7 +137,9 @@ def deep_network_run(depth: int = 10, width: int = 500, activation: str = "tanh"
     layer's activations and gradients.
     init: "normal" gives W ~ N(0, scale^2) (the lectures' 0.01 and 1.0 cases);
     any other name from coursekit.init ("xavier_normal", "he_normal", ...) draws
-    that scheme and multiplies it by ``scale`` (1.0 = the scheme as published).
+    that scheme and multiplies it by ``scale``.
+    scale: None (the default) means each scheme as published: 0.01 for "normal"
+    (the lecture's small random weights), 1.0 for every other scheme.
     """
     where = "deep_network_run"
     _activation_name(activation, where)
@@ -145,6 +147,8 @@ def deep_network_run(depth: int = 10, width: int = 500, activation: str = "tanh"
         raise ValueError(f"{where}: depth, width and n must be positive, got {depth}, {width}, {n}")
     gen = as_generator(rng)
     act_class = ACTIVATIONS[activation][0]
+    if scale is None:
+        scale = 0.01 if init == "normal" else 1.0
     draw = _scaled_initialiser(init, float(scale))
     layers = []
     for _ in range(int(depth)):

@@ -443,3 +443,12 @@ def test_batchnorm_run_and_plot():
     np.testing.assert_allclose(running["running mean"], run.running_mean)
     np.testing.assert_allclose(running["running variance"], run.running_var)
     assert "train mode" in ax_out.get_legend().get_texts()[0].get_text()
+
+
+def test_deep_network_run_default_scale_is_each_scheme_as_published():
+    """No scale given: N(0, 0.01^2) for "normal", the published variance for the others."""
+    small = viz.deep_network_run(depth=1, width=400, n=5, init="normal", rng=0)
+    he = viz.deep_network_run(depth=1, width=400, n=5, init="he_normal", rng=0)
+    assert small.config["scale"] == 0.01 and he.config["scale"] == 1.0
+    assert abs(small.weights[0].std() - 0.01) < 0.001
+    assert abs(he.weights[0].var() - 2 / 400) < 0.1 * 2 / 400
