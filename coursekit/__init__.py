@@ -10,6 +10,8 @@ Modules
     train       a small, readable training loop
     gradcheck   numerical gradients and gradient-check reports
     viz         figures; widgets: interactive explorers
+    autodiff    a small reverse-mode (and forward-mode) autodiff engine on scalars
+    pca         principal component analysis
     grading     helpers for the nbgrader assignments
 """
 __version__ = "0.1.0"
