@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -44,50 +45,16 @@ from coursekit import gradcheck as gc
 from coursekit import layers as L
 from coursekit import losses
 
+# the planted bugs are shared with the tests, which prove each one is caught
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from planted_bugs import (NoMeanTermBatchNorm, OneWrongBiasLinear, SignErrorReLU,  # noqa: E402
+                          SumNotMeanCrossEntropy, TransposedLinear, penalty_without_gradient)
+
 BATCH, HIDDEN, CLASSES, PIXELS = 64, 110, 10, 784
 L2 = 1e-3
 SUBSET = 400  # coordinates per array for full mode
 TARGET_SECONDS = 1.0
 REPEATS = 3  # timings are the best of this many runs
-
-
-# --- the planted bugs --------------------------------------------------------
-class TransposedLinear(L.Linear):
-    def backward(self, dy):
-        dx = super().backward(dy)
-        self.grads["W"] = self.grads["W"].T.copy()
-        return dx
-
-
-class OneWrongBiasLinear(L.Linear):
-    def backward(self, dy):
-        dx = super().backward(dy)
-        self.grads["b"] = self.grads["b"].copy()
-        self.grads["b"][7] *= -1.0
-        return dx
-
-
-class NoMeanTermBatchNorm(L.BatchNorm):
-    def backward(self, dy):
-        c = self._last_cache()
-        g, n = dy * c.gamma, dy.shape[0]
-        self.grads["gamma"], self.grads["beta"] = (dy * c.xhat).sum(axis=0), dy.sum(axis=0)
-        return (c.inv_std / n) * (n * g - c.xhat * (g * c.xhat).sum(axis=0))
-
-
-class SignErrorReLU(L.ReLU):
-    def backward(self, dy):
-        return -super().backward(dy)
-
-
-class SumNotMeanCrossEntropy(losses.SoftmaxCrossEntropy):
-    def backward(self):
-        g = super().backward()
-        return g * g.shape[0]
-
-
-def penalty_without_gradient(params, lam):
-    return losses.l2_penalty(params, lam)[0], {}
 
 
 def build(bug: str | None = None, seed: int = 0):

@@ -39,6 +39,8 @@ from coursekit import functional as F
 from coursekit import gradcheck as gc
 from coursekit import layers as L
 from coursekit import losses
+from planted_bugs import (NoMeanTermBatchNorm, SignErrorReLU, SignErrorTanh, SumNotMeanCrossEntropy,
+                          TransposedLinear, penalty_without_gradient)
 
 MODES = gc.MODES
 
@@ -281,46 +283,14 @@ def test_model_with_dropout_is_checked_with_a_fixed_mask():
 # ----------------------------------------------------------------------------
 # 3. Planted bugs are caught, in every mode
 # ----------------------------------------------------------------------------
-class TransposedLinear(L.Linear):
-    """Bug: dW = (dout^T X)^T, which only has the right shape when W is square."""
-
-    def backward(self, dy):
-        dx = super().backward(dy)
-        self.grads["W"] = self.grads["W"].T.copy()
-        return dx
 
 
-class NoMeanTermBatchNorm(L.BatchNorm):
-    """Bug: the batch-norm backward forgets the term -sum_n g_n that comes through mu."""
-
-    def backward(self, dy):
-        c = self._last_cache()
-        g = dy * c.gamma
-        n = dy.shape[0]
-        self.grads["gamma"] = (dy * c.xhat).sum(axis=0)
-        self.grads["beta"] = dy.sum(axis=0)
-        return (c.inv_std / n) * (n * g - c.xhat * (g * c.xhat).sum(axis=0))
 
 
-class SignErrorTanh(L.Tanh):
-    """Bug: the derivative of tanh with the wrong sign, tanh(s)^2 - 1."""
-
-    def backward(self, dy):
-        return -super().backward(dy)
 
 
-class SumNotMeanCrossEntropy(losses.SoftmaxCrossEntropy):
-    """Bug: the loss is the batch mean, but its gradient misses the 1/N."""
-
-    def backward(self):
-        g = super().backward()
-        return g * g.shape[0]
 
 
-def penalty_without_gradient(params, lam):
-    """Bug: the L2 value is added to the loss but its gradient 2 lambda W is not."""
-    value, _ = losses.l2_penalty(params, lam)
-    return value, {}
 
 
 def failing_rows(report):
@@ -457,9 +427,6 @@ def test_kinks_inside_a_relu_model_in_every_mode():
     assert {(2,), (5,)} <= set(full["0.b"].kinks)
 
 
-class SignErrorReLU(L.ReLU):
-    def backward(self, dy):
-        return -super().backward(dy)
 
 
 @pytest.mark.parametrize("mode", MODES)
