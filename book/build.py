@@ -66,6 +66,11 @@ def build(out: Path | None = None, book: Path = BOOK) -> int:
     # `make test` exports MPLBACKEND=Agg for headless runs; a kernel that inherits
     # it draws no inline figures. Let ipykernel choose its inline backend.
     env.pop("MPLBACKEND", None)
+    # One BLAS thread per kernel: the chapters' speed comparisons (loop vs vectorised,
+    # VJP vs Jacobian) must not depend on whether another process is using the second
+    # core, and a multi-threaded BLAS oversubscribed by a parallel test run can stall.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     start = time.perf_counter()
     status = subprocess.run(command, env=env).returncode
     elapsed = time.perf_counter() - start
