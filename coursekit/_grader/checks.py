@@ -527,17 +527,25 @@ def _vector_cases_visible(seed, size=4):
     return [(f"s ({size},)", {"s": rng.standard_normal(size)})]
 
 
-def _tanh_call(fns, inputs):
-    return {"J": fns["tanh_jacobian"](_views(inputs)["s"])}
+def _vector_jacobian_check(function: str, forward, backward):
+    """call and judge of a check of ``function(s) -> J``, the Jacobian of a map R^C -> R^C.
+
+    The expected J is built from coursekit's reference pair (forward, backward),
+    one vector-Jacobian product per output unit vector.
+    """
+    def call(fns, inputs):
+        return {"J": fns[function](_views(inputs)["s"])}
+
+    def judge(inputs, outputs):
+        s = _views(inputs)["s"]
+        _, cache = forward(s.reshape(1, -1))
+        expected = jacobian_from_vjp(lambda e: backward(e.reshape(1, -1), cache)[0], s.size)
+        return _compare_all([("J", outputs.get("J"), expected)])
+
+    return call, judge
 
 
-def _tanh_judge(inputs, outputs):
-    s = _views(inputs)["s"]
-    _, cache = F.tanh_forward(s.reshape(1, -1))
-    expected = jacobian_from_vjp(lambda e: F.tanh_backward(e.reshape(1, -1), cache)[0], s.size)
-    return _compare_all([("J", outputs.get("J"), expected)])
-
-
+_tanh_call, _tanh_judge = _vector_jacobian_check("tanh_jacobian", F.tanh_forward, F.tanh_backward)
 for _name, _cases in (("tanh_jacobian_visible", lambda: _vector_cases_visible(10)),
                       ("tanh_jacobian_hidden", HiddenCases("A1", "tanh_jacobian_hidden"))):
     register(Check("A1", _name, ("tanh_jacobian",), _cases, _tanh_call, _tanh_judge))
@@ -572,15 +580,8 @@ for _name, _cases in (("linear_jacobian_visible", _linear_jac_cases_visible),
                    _linear_jac_call, _linear_jac_judge))
 
 
-def _softmax_jac_call(fns, inputs):
-    return {"J": fns["softmax_jacobian"](_views(inputs)["s"])}
-
-
-def _softmax_jac_judge(inputs, outputs):
-    s = _views(inputs)["s"]
-    _, cache = F.softmax_forward(s.reshape(1, -1))
-    expected = jacobian_from_vjp(lambda e: F.softmax_backward(e.reshape(1, -1), cache)[0], s.size)
-    return _compare_all([("J", outputs.get("J"), expected)])
+_softmax_jac_call, _softmax_jac_judge = _vector_jacobian_check(
+    "softmax_jacobian", F.softmax_forward, F.softmax_backward)
 
 
 for _name, _cases in (("softmax_jacobian_visible", lambda: _vector_cases_visible(12)),
