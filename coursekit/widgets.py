@@ -1,4 +1,4 @@
-"""Interactive explorers (ipywidgets) built on coursekit.viz.
+"""Interactive explorers (ipywidgets) built on coursekit.experiments and coursekit.viz.
 
 Each explorer comes in two forms that show the same view:
 
@@ -24,7 +24,7 @@ import io
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from . import viz
+from . import experiments, viz
 
 INIT_SCHEMES = ("normal", "xavier_normal", "xavier_uniform", "he_normal", "he_uniform", "orthogonal")
 
@@ -114,11 +114,11 @@ def init_explorer_figure(depth: int = 10, width: int = 200, activation: str = "t
                          rng=0) -> Figure:
     """Activations and gradients, layer by layer, of a deep plain network at initialisation.
 
-    One forward and backward pass of viz.deep_network_run (depth x width units,
+    One forward and backward pass of experiments.deep_network_run (depth x width units,
     X ~ N(0, 1) of shape (n, width)), drawn by viz.plot_network_health.
     init "normal" draws W ~ N(0, scale^2); other schemes are multiplied by scale.
     """
-    run = viz.deep_network_run(depth=depth, width=width, activation=activation, init=init,
+    run = experiments.deep_network_run(depth=depth, width=width, activation=activation, init=init,
                                scale=scale, n=n, rng=rng)
     return viz.plot_network_health(run)
 
@@ -129,7 +129,7 @@ def init_explorer(depth: int = 10, width: int = 200, activation: str = "tanh",
     controls = {
         "depth": _slider(widgets.IntSlider, "layers", depth, min=1, max=20),
         "width": _slider(widgets.IntSlider, "units per layer", width, min=10, max=500, step=10),
-        "activation": _dropdown("activation", viz.ACTIVATIONS, activation),
+        "activation": _dropdown("activation", experiments.ACTIVATIONS, activation),
         "init": _dropdown("init scheme", INIT_SCHEMES, init),
         "scale": _slider(widgets.FloatLogSlider, "scale", scale, base=10, min=-3, max=1, step=0.1),
     }
@@ -145,7 +145,7 @@ def optimizer_playground_figure(surface: str = "rosenbrock", rules=("sgd", "mome
                                 beta1: float = 0.9, beta2: float = 0.999, steps: int = 200,
                                 clip: float = 0.0, side_by_side: bool = False) -> Figure:
     """Trajectories of several coursekit.optim rules from the surface's start point,
-    and f(w_t) - f(w*) against the step t (viz.run_trajectories, viz.plot_trajectories).
+    and f(w_t) - f(w*) against the step t (experiments.run_trajectories, viz.plot_trajectories).
 
     Every rule gets the same lr; momentum applies to momentum and nesterov, rho to
     rmsprop, beta1 and beta2 to adam.  clip > 0 clips the gradient norm to clip.
@@ -154,7 +154,7 @@ def optimizer_playground_figure(surface: str = "rosenbrock", rules=("sgd", "mome
     if not rules:
         raise ValueError("optimizer_playground: choose at least one update rule")
     shared = {"lr": lr, "momentum": momentum, "rho": rho, "beta1": beta1, "beta2": beta2}
-    trajectories = viz.run_trajectories(surface, {name: shared for name in rules}, steps=steps,
+    trajectories = experiments.run_trajectories(surface, {name: shared for name in rules}, steps=steps,
                                         clip=clip if clip > 0 else None)
     return viz.plot_trajectories(surface, trajectories, title=f"lr = {lr:.3g}",
                                  side_by_side=side_by_side)
@@ -166,9 +166,9 @@ def optimizer_playground(surface: str = "rosenbrock", rules=("sgd", "momentum", 
                          clip: float = 0.0, side_by_side: bool = False) -> Explorer:
     """Widget version of optimizer_playground_figure."""
     controls = {
-        "surface": _dropdown("surface", viz.SURFACES, surface),
-        "rules": widgets.SelectMultiple(options=list(viz.RULES), value=tuple(rules),
-                                        description="rules", rows=len(viz.RULES)),
+        "surface": _dropdown("surface", experiments.SURFACES, surface),
+        "rules": widgets.SelectMultiple(options=list(experiments.RULES), value=tuple(rules),
+                                        description="rules", rows=len(experiments.RULES)),
         "lr": _slider(widgets.FloatLogSlider, "learning rate", lr, base=10, min=-4, max=0, step=0.1),
         "momentum": _slider(widgets.FloatSlider, "momentum", momentum, min=0.0, max=0.99, step=0.01),
         "rho": _slider(widgets.FloatSlider, "rho (RMSProp)", rho, min=0.0, max=0.999, step=0.001),
@@ -188,8 +188,8 @@ def optimizer_playground(surface: str = "rosenbrock", rules=("sgd", "momentum", 
 # ----------------------------------------------------------------------------
 def batchnorm_explorer_figure(mean: float = 3.0, std: float = 2.0, batch_size: int = 32,
                               momentum: float = 0.9, steps: int = 50, rng=0) -> Figure:
-    """Batch norm before/after, train vs test mode, and the running averages (viz.batchnorm_run)."""
-    run = viz.batchnorm_run(mean=mean, std=std, batch_size=batch_size, momentum=momentum,
+    """Batch norm before/after, train vs test mode, and the running averages (experiments.batchnorm_run)."""
+    run = experiments.batchnorm_run(mean=mean, std=std, batch_size=batch_size, momentum=momentum,
                             steps=steps, rng=rng)
     return viz.plot_batchnorm(run, title=f"batch size {batch_size}, momentum {momentum:g}, "
                                          f"{steps} training steps")
@@ -230,7 +230,7 @@ def activation_explorer(name: str = "tanh", alpha: float = 0.1, beta: float = 1.
                         threshold: float = 0.05) -> Explorer:
     """Widget version of activation_explorer_figure."""
     controls = {
-        "name": _dropdown("activation", viz.ACTIVATIONS, name),
+        "name": _dropdown("activation", experiments.ACTIVATIONS, name),
         "alpha": _slider(widgets.FloatSlider, "alpha (leaky ReLU, ELU)", alpha, min=0.0, max=2.0, step=0.01),
         "beta": _slider(widgets.FloatSlider, "beta (swish)", beta, min=0.1, max=5.0, step=0.1),
         "threshold": _slider(widgets.FloatLogSlider, "saturation threshold", threshold,

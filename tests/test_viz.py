@@ -9,7 +9,7 @@ from matplotlib.patches import Rectangle, StepPatch
 
 from coursekit import autodiff as ad
 from coursekit import layers as L
-from coursekit import optim, viz
+from coursekit import experiments, optim, viz
 from coursekit.pca import pca, project, reconstruct
 
 
@@ -31,29 +31,29 @@ def bars(ax):
 def test_layer_statistics_matches_numpy():
     rng = np.random.default_rng(0)
     arrays = [rng.normal(i, i + 1, size=(50, 7)) for i in range(3)]
-    stats = viz.layer_statistics(arrays)
+    stats = experiments.layer_statistics(arrays)
     np.testing.assert_allclose(stats.mean, [a.mean() for a in arrays])
     np.testing.assert_allclose(stats.std, [a.std() for a in arrays])
     np.testing.assert_allclose(stats.norm, [np.linalg.norm(a) for a in arrays])
     with pytest.raises(ValueError, match="non-empty"):
-        viz.layer_statistics([])
+        experiments.layer_statistics([])
 
 
 def test_deep_network_run_reproduces_the_lecture_experiments():
-    small = viz.deep_network_run(depth=10, width=100, n=100, init="normal", scale=0.01, rng=0)
-    std = viz.layer_statistics(small.activations).std
+    small = experiments.deep_network_run(depth=10, width=100, n=100, init="normal", scale=0.01, rng=0)
+    std = experiments.layer_statistics(small.activations).std
     assert np.all(np.diff(std) < 0), "with N(0, 0.01^2) weights the activations shrink layer by layer"
     assert std[-1] < 1e-6
-    large = viz.deep_network_run(depth=10, width=100, n=100, init="normal", scale=1.0, rng=0)
+    large = experiments.deep_network_run(depth=10, width=100, n=100, init="normal", scale=1.0, rng=0)
     saturated = [np.mean(np.abs(h) > 0.99) for h in large.activations]
     assert min(saturated) > 0.7, "with N(0, 1) weights most tanh units saturate at +-1"
-    xavier = viz.deep_network_run(depth=10, width=100, n=100, init="xavier_normal", scale=1.0, rng=0)
-    std = viz.layer_statistics(xavier.activations).std
+    xavier = experiments.deep_network_run(depth=10, width=100, n=100, init="xavier_normal", scale=1.0, rng=0)
+    std = experiments.layer_statistics(xavier.activations).std
     assert 0.15 < std.min() and std.max() < 0.8, "Xavier keeps tanh activations in a healthy range"
 
 
 def test_deep_network_run_gradients_match_finite_differences():
-    run = viz.deep_network_run(depth=3, width=4, n=5, activation="tanh", init="xavier_normal",
+    run = experiments.deep_network_run(depth=3, width=4, n=5, activation="tanh", init="xavier_normal",
                                scale=1.0, rng=1)
 
     def objective(weights):
@@ -82,17 +82,17 @@ def test_deep_network_run_gradients_match_finite_differences():
 
 def test_deep_network_run_rejects_unknown_settings():
     with pytest.raises(ValueError, match="unknown activation"):
-        viz.deep_network_run(activation="softsign")
+        experiments.deep_network_run(activation="softsign")
     with pytest.raises(ValueError, match="unknown initialiser"):
-        viz.deep_network_run(init="glorot", depth=1, width=3, n=2)
+        experiments.deep_network_run(init="glorot", depth=1, width=3, n=2)
 
 
 def test_activation_histograms_show_the_statistics():
-    run = viz.deep_network_run(depth=4, width=30, n=40, rng=0, scale=0.5)
+    run = experiments.deep_network_run(depth=4, width=30, n=40, rng=0, scale=0.5)
     fig = viz.plot_activation_histograms(run.activations, bins=25)
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 2 + 4
-    stats = viz.layer_statistics(run.activations)
+    stats = experiments.layer_statistics(run.activations)
     ax_mean, ax_std = fig.axes[:2]
     np.testing.assert_allclose(lines(ax_mean)[0].get_ydata(), stats.mean)
     np.testing.assert_allclose(lines(ax_std)[0].get_ydata(), stats.std)
@@ -113,11 +113,11 @@ def test_activation_histograms_show_the_statistics():
 
 
 def test_gradient_flow_bars_are_the_norms():
-    run = viz.deep_network_run(depth=5, width=20, n=30, rng=2, init="he_normal", scale=1.0,
+    run = experiments.deep_network_run(depth=5, width=20, n=30, rng=2, init="he_normal", scale=1.0,
                                activation="relu")
     fig = viz.plot_gradient_flow(run.weight_grads)
     assert len(fig.axes) == 2 + 5
-    stats = viz.layer_statistics(run.weight_grads)
+    stats = experiments.layer_statistics(run.weight_grads)
     heights = [b.get_height() for b in bars(fig.axes[0])]
     np.testing.assert_allclose(heights, stats.norm)
     np.testing.assert_allclose(lines(fig.axes[1])[0].get_ydata(), stats.std)
@@ -131,10 +131,10 @@ def test_gradient_flow_bars_are_the_norms():
 
 
 def test_network_health_figure():
-    run = viz.deep_network_run(depth=3, width=10, n=20, rng=0)
+    run = experiments.deep_network_run(depth=3, width=10, n=20, rng=0)
     fig = viz.plot_network_health(run)
     assert len(fig.axes) == 4 + 2 * 3
-    act, gh, gw = (viz.layer_statistics(a) for a in (run.activations, run.activation_grads, run.weight_grads))
+    act, gh, gw = (experiments.layer_statistics(a) for a in (run.activations, run.activation_grads, run.weight_grads))
     np.testing.assert_allclose(lines(fig.axes[0])[0].get_ydata(), act.mean)
     np.testing.assert_allclose(lines(fig.axes[1])[0].get_ydata(), act.std)
     np.testing.assert_allclose(lines(fig.axes[5])[0].get_ydata(), gh.std)
@@ -189,9 +189,9 @@ def test_plot_history_without_validation_or_accuracy():
 # ============================================================================
 # Optimisers on surfaces
 # ============================================================================
-@pytest.mark.parametrize("name", sorted(viz.SURFACES))
+@pytest.mark.parametrize("name", sorted(experiments.SURFACES))
 def test_surface_gradients_match_finite_differences(name):
-    surf = viz.SURFACES[name]
+    surf = experiments.SURFACES[name]
     rng = np.random.default_rng(0)
     h = 1e-6
     for _ in range(5):
@@ -203,9 +203,9 @@ def test_surface_gradients_match_finite_differences(name):
 
 def test_sgd_on_the_quadratic_follows_the_closed_form():
     lr, steps = 0.04, 30
-    traj = viz.run_trajectories("quadratic", {"sgd": {"lr": lr}}, steps=steps)["sgd"]
+    traj = experiments.run_trajectories("quadratic", {"sgd": {"lr": lr}}, steps=steps)["sgd"]
     t = np.arange(steps + 1)[:, None]
-    w0 = np.array(viz.SURFACES["quadratic"].start)
+    w0 = np.array(experiments.SURFACES["quadratic"].start)
     # w_t = (1 - lr * lambda)^t w_0 with curvatures lambda = (1, 20)
     expected = (1 - lr * np.array([1.0, 20.0])) ** t * w0
     np.testing.assert_allclose(traj.points, expected, rtol=1e-12)
@@ -214,9 +214,9 @@ def test_sgd_on_the_quadratic_follows_the_closed_form():
 
 
 def test_trajectories_use_coursekit_optim_rules():
-    surf = viz.SURFACES["rosenbrock"]
+    surf = experiments.SURFACES["rosenbrock"]
     shared = {"lr": 0.01, "momentum": 0.8, "beta1": 0.8}
-    trajs = viz.run_trajectories(surf, {"adam": shared, "slow sgd": {"rule": "sgd", "lr": 1e-4}}, steps=20)
+    trajs = experiments.run_trajectories(surf, {"adam": shared, "slow sgd": {"rule": "sgd", "lr": 1e-4}}, steps=20)
     w, state = np.array(surf.start), {"lr": 0.01, "beta1": 0.8}
     for t in range(20):
         w, state = optim.adam_update(w, surf.grad(w), state)
@@ -225,21 +225,21 @@ def test_trajectories_use_coursekit_optim_rules():
 
 
 def test_divergence_is_detected_and_clipping_bounds_the_step():
-    traj = viz.run_trajectories("quadratic", {"sgd": {"lr": 0.2}}, steps=500)["sgd"]
+    traj = experiments.run_trajectories("quadratic", {"sgd": {"lr": 0.2}}, steps=500)["sgd"]
     assert traj.diverged and len(traj.points) < 500, "|1 - 0.2 * 20| = 3 > 1 must diverge"
-    clipped = viz.run_trajectories("cliff", {"sgd": {"lr": 0.5}}, steps=40, clip=1.0)["sgd"]
+    clipped = experiments.run_trajectories("cliff", {"sgd": {"lr": 0.5}}, steps=40, clip=1.0)["sgd"]
     steps = np.linalg.norm(np.diff(clipped.points, axis=0), axis=1)
     assert steps.max() <= 0.5 + 1e-12
-    free = viz.run_trajectories("cliff", {"sgd": {"lr": 0.5}}, steps=40)["sgd"]
+    free = experiments.run_trajectories("cliff", {"sgd": {"lr": 0.5}}, steps=40)["sgd"]
     assert np.linalg.norm(np.diff(free.points, axis=0), axis=1).max() > 3, "the cliff catapults"
     with pytest.raises(ValueError, match="unknown update rule"):
-        viz.run_trajectories("quadratic", ["lbfgs"])
+        experiments.run_trajectories("quadratic", ["lbfgs"])
     with pytest.raises(ValueError, match="unknown surface"):
-        viz.run_trajectories("banana", ["sgd"])
+        experiments.run_trajectories("banana", ["sgd"])
 
 
 def test_plot_trajectories_draws_each_path_and_its_gap():
-    trajs = viz.run_trajectories("saddle", {"sgd": {"lr": 0.1}, "momentum": {"lr": 0.05}}, steps=60)
+    trajs = experiments.run_trajectories("saddle", {"sgd": {"lr": 0.1}, "momentum": {"lr": 0.05}}, steps=60)
     fig = viz.plot_trajectories("saddle", trajs)
     ax, ax_gap = fig.axes[:2]
     by_label = {line.get_label(): line for line in lines(ax)}
@@ -248,7 +248,7 @@ def test_plot_trajectories_draws_each_path_and_its_gap():
         np.testing.assert_allclose(by_label[label].get_ydata(), traj.points[:, 1])
     gaps = {line.get_label(): line.get_ydata() for line in lines(ax_gap)}
     for label, traj in trajs.items():
-        np.testing.assert_allclose(gaps[label], viz.surface_gap("saddle", traj.values))
+        np.testing.assert_allclose(gaps[label], experiments.surface_gap("saddle", traj.values))
     assert ax_gap.get_yscale() == "log"
     assert ax.get_xlabel() == "x" and ax.get_ylabel() == "y" and "saddle" in ax.get_title()
     assert len(ax.collections) > 0, "contours are drawn"
@@ -278,7 +278,7 @@ def test_decision_boundary_regions_are_the_predictions():
     X = rng.normal(size=(60, 2))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
     predict = lambda P: (P[:, 0] + P[:, 1] > 0).astype(int)  # noqa: E731
-    xs, ys, grid = viz.decision_grid(predict, X, resolution=40)
+    xs, ys, grid = experiments.decision_grid(predict, X, resolution=40)
     XX, YY = np.meshgrid(xs, ys)
     np.testing.assert_array_equal(grid, (XX + YY > 0).astype(int))
     fig = viz.plot_decision_boundary(predict, X, y, resolution=40)
@@ -294,12 +294,12 @@ def test_decision_boundary_regions_are_the_predictions():
 def test_decision_grid_accepts_models_and_scores():
     model = L.Sequential(L.Linear(2, 3, rng=0))
     X = np.random.default_rng(1).normal(size=(10, 2))
-    _, _, from_model = viz.decision_grid(model, X, resolution=15)
-    _, _, from_scores = viz.decision_grid(lambda P: model.forward(P, train=False), X, resolution=15)
+    _, _, from_model = experiments.decision_grid(model, X, resolution=15)
+    _, _, from_scores = experiments.decision_grid(lambda P: model.forward(P, train=False), X, resolution=15)
     np.testing.assert_array_equal(from_model, from_scores)
     assert set(np.unique(from_model)) <= {0, 1, 2}
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
-        viz.decision_grid(model, np.ones((4, 3)))
+        experiments.decision_grid(model, np.ones((4, 3)))
 
 
 # ============================================================================
@@ -404,14 +404,14 @@ def test_graph_to_dot_and_graphviz_backend():
 # Activations and batch norm
 # ============================================================================
 def test_activation_curves_and_regions():
-    c = viz.activation_curves("tanh")
+    c = experiments.activation_curves("tanh")
     np.testing.assert_allclose(c.h, np.tanh(c.s))
     np.testing.assert_allclose(c.dh, 1 - np.tanh(c.s) ** 2)
     np.testing.assert_array_equal(c.saturated, 1 - np.tanh(c.s) ** 2 < 0.05)
-    r = viz.activation_curves("relu")
+    r = experiments.activation_curves("relu")
     np.testing.assert_array_equal(r.dead, r.s <= 0)
     assert not r.saturated.any()
-    leaky = viz.activation_curves("leaky_relu", alpha=0.2)
+    leaky = experiments.activation_curves("leaky_relu", alpha=0.2)
     np.testing.assert_allclose(leaky.dh, np.where(leaky.s > 0, 1.0, 0.2))
     assert not leaky.dead.any()
 
@@ -420,7 +420,7 @@ def test_activation_curves_and_regions():
 def test_plot_activation(name, dead_spans, saturated_spans):
     fig = viz.plot_activation(name)
     ax_f, ax_d = fig.axes
-    c = viz.activation_curves(name)
+    c = experiments.activation_curves(name)
     np.testing.assert_allclose(lines(ax_f)[0].get_ydata(), c.h)
     np.testing.assert_allclose(lines(ax_d)[0].get_ydata(), c.dh)
     spans = [p for p in ax_d.patches]
@@ -429,12 +429,12 @@ def test_plot_activation(name, dead_spans, saturated_spans):
 
 
 def test_batchnorm_run_and_plot():
-    run = viz.batchnorm_run(mean=3.0, std=2.0, batch_size=64, momentum=0.5, steps=60, rng=0)
+    run = experiments.batchnorm_run(mean=3.0, std=2.0, batch_size=64, momentum=0.5, steps=60, rng=0)
     assert run.running_mean.shape == (61,) and run.running_mean[0] == 0 and run.running_var[0] == 1
     assert abs(run.running_mean[-1] - 3.0) < 0.6 and abs(run.running_var[-1] - 4.0) < 1.5
     assert abs(run.out_train.mean()) < 1e-12 and abs(run.out_train.std() - 1) < 1e-3
     np.testing.assert_allclose(run.out_test, (run.x - run.running_mean[-1]) / np.sqrt(run.running_var[-1] + 1e-5))
-    slow = viz.batchnorm_run(momentum=0.99, steps=20, rng=0)
+    slow = experiments.batchnorm_run(momentum=0.99, steps=20, rng=0)
     assert abs(slow.out_test.mean()) > 0.5, "running averages that lag make test mode biased"
     fig = viz.plot_batchnorm(run)
     ax_in, ax_out, ax_run = fig.axes
@@ -447,8 +447,8 @@ def test_batchnorm_run_and_plot():
 
 def test_deep_network_run_default_scale_is_each_scheme_as_published():
     """No scale given: N(0, 0.01^2) for "normal", the published variance for the others."""
-    small = viz.deep_network_run(depth=1, width=400, n=5, init="normal", rng=0)
-    he = viz.deep_network_run(depth=1, width=400, n=5, init="he_normal", rng=0)
+    small = experiments.deep_network_run(depth=1, width=400, n=5, init="normal", rng=0)
+    he = experiments.deep_network_run(depth=1, width=400, n=5, init="he_normal", rng=0)
     assert small.config["scale"] == 0.01 and he.config["scale"] == 1.0
     assert abs(small.weights[0].std() - 0.01) < 0.001
     assert abs(he.weights[0].var() - 2 / 400) < 0.1 * 2 / 400

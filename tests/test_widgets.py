@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import StepPatch
 
-from coursekit import viz, widgets
+from coursekit import experiments, widgets
 
 
 def line_data(fig):
@@ -92,7 +92,7 @@ def test_init_explorer_controls_and_redraw():
     check_slider(c["depth"], ipw.IntSlider, 1, 20)
     check_slider(c["width"], ipw.IntSlider, 10, 500)
     check_slider(c["scale"], ipw.FloatLogSlider, -3, 1)  # 10^-3 .. 10
-    assert isinstance(c["activation"], ipw.Dropdown) and list(c["activation"].options) == list(viz.ACTIVATIONS)
+    assert isinstance(c["activation"], ipw.Dropdown) and list(c["activation"].options) == list(experiments.ACTIVATIONS)
     assert isinstance(c["init"], ipw.Dropdown) and list(c["init"].options) == list(widgets.INIT_SCHEMES)
     assert explorer.values() == {"depth": 4, "width": 20, "activation": "tanh", "init": "normal",
                                  "scale": pytest.approx(0.01)}
@@ -104,9 +104,9 @@ def test_init_explorer_controls_and_redraw():
     assert bytes(explorer.image.value) != png
     fig = explorer.figure
     assert len(fig.axes) == 4 + 2 * 3, "4 statistics panels + 3 activation and 3 gradient histograms"
-    run = viz.deep_network_run(depth=3, width=20, n=30, activation="tanh", init="xavier_normal",
+    run = experiments.deep_network_run(depth=3, width=20, n=30, activation="tanh", init="xavier_normal",
                                scale=1.0, rng=0)
-    act, grad_h = viz.layer_statistics(run.activations), viz.layer_statistics(run.activation_grads)
+    act, grad_h = experiments.layer_statistics(run.activations), experiments.layer_statistics(run.activation_grads)
     np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), act.mean)
     np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), act.std)
     np.testing.assert_allclose(fig.axes[5].get_lines()[0].get_ydata(), grad_h.std)
@@ -125,9 +125,9 @@ def test_init_explorer_controls_and_redraw():
 @pytest.mark.parametrize("init", widgets.INIT_SCHEMES)
 def test_init_explorer_figure_accepts_every_scheme(init):
     fig = widgets.init_explorer_figure(depth=2, width=10, n=12, init=init, scale=1.0)
-    run = viz.deep_network_run(depth=2, width=10, n=12, init=init, scale=1.0, rng=0)
+    run = experiments.deep_network_run(depth=2, width=10, n=12, init=init, scale=1.0, rng=0)
     np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(),
-                               viz.layer_statistics(run.activations).std)
+                               experiments.layer_statistics(run.activations).std)
 
 
 # ----------------------------------------------------------------------------
@@ -137,9 +137,9 @@ def test_optimizer_playground_controls_and_redraw():
     explorer = widgets.optimizer_playground(surface="quadratic", rules=("sgd", "momentum"), lr=0.05,
                                             steps=20)
     c = explorer.controls
-    assert isinstance(c["surface"], ipw.Dropdown) and list(c["surface"].options) == list(viz.SURFACES)
-    assert set(viz.SURFACES) == {"quadratic", "rosenbrock", "saddle", "cliff"}
-    assert isinstance(c["rules"], ipw.SelectMultiple) and list(c["rules"].options) == list(viz.RULES)
+    assert isinstance(c["surface"], ipw.Dropdown) and list(c["surface"].options) == list(experiments.SURFACES)
+    assert set(experiments.SURFACES) == {"quadratic", "rosenbrock", "saddle", "cliff"}
+    assert isinstance(c["rules"], ipw.SelectMultiple) and list(c["rules"].options) == list(experiments.RULES)
     assert c["rules"].value == ("sgd", "momentum")
     check_slider(c["lr"], ipw.FloatLogSlider, -4, 0)
     check_slider(c["momentum"], ipw.FloatSlider, 0.0, 0.99)
@@ -155,14 +155,14 @@ def test_optimizer_playground_controls_and_redraw():
     assert explorer.error is None and bytes(explorer.image.value) != png
     fig = explorer.figure
     ax, ax_gap = fig.axes[:2]
-    expected = viz.run_trajectories("quadratic", {"sgd": {"lr": 0.01},
+    expected = experiments.run_trajectories("quadratic", {"sgd": {"lr": 0.01},
                                                   "momentum": {"lr": 0.01, "momentum": 0.5}}, steps=20)
     paths = {line.get_label(): line for line in ax.get_lines()}
     gaps = {line.get_label(): line.get_ydata() for line in ax_gap.get_lines()}
     for label, traj in expected.items():
         np.testing.assert_allclose(paths[label].get_xdata(), traj.points[:, 0])
         np.testing.assert_allclose(paths[label].get_ydata(), traj.points[:, 1])
-        np.testing.assert_allclose(gaps[label], viz.surface_gap("quadratic", traj.values))
+        np.testing.assert_allclose(gaps[label], experiments.surface_gap("quadratic", traj.values))
     assert len(ax.collections) > 0, "contours of the surface"
     assert ax_gap.get_xlabel() == "step t" and "lr = 0.01" in fig._suptitle.get_text()
     assert_same_view(fig, widgets.optimizer_playground_figure(**explorer.values()))
@@ -172,16 +172,16 @@ def test_optimizer_playground_controls_and_redraw():
                             "side_by_side": True})
 
 
-@pytest.mark.parametrize("surface", sorted(viz.SURFACES))
+@pytest.mark.parametrize("surface", sorted(experiments.SURFACES))
 def test_optimizer_playground_figure_on_every_surface(surface):
     fig = widgets.optimizer_playground_figure(surface=surface, rules=("sgd", "adam"), lr=0.01, steps=15)
     ax = fig.axes[0]
-    assert viz.SURFACES[surface].name in ax.get_title()
-    runs = viz.run_trajectories(surface, {"sgd": {"lr": 0.01}, "adam": {"lr": 0.01}}, steps=15)
+    assert experiments.SURFACES[surface].name in ax.get_title()
+    runs = experiments.run_trajectories(surface, {"sgd": {"lr": 0.01}, "adam": {"lr": 0.01}}, steps=15)
     labels = {line.get_label() for line in ax.get_lines()}
     for rule, traj in runs.items():
         assert (rule + " (diverged)" if traj.diverged else rule) in labels, "a diverged run says so"
-    assert ax.get_xlim() == pytest.approx(viz.SURFACES[surface].xlim)
+    assert ax.get_xlim() == pytest.approx(experiments.SURFACES[surface].xlim)
 
 
 def test_optimizer_playground_figure_clips_the_gradient():
@@ -208,7 +208,7 @@ def test_batchnorm_explorer_controls_and_redraw():
     explorer.controls["momentum"].value = 0.5
     assert explorer.error is None and bytes(explorer.image.value) != png
     ax_in, ax_out, ax_run = explorer.figure.axes
-    run = viz.batchnorm_run(mean=3.0, std=2.0, batch_size=32, momentum=0.5, steps=10, rng=0)
+    run = experiments.batchnorm_run(mean=3.0, std=2.0, batch_size=32, momentum=0.5, steps=10, rng=0)
     running = {line.get_label(): line.get_ydata() for line in ax_run.get_lines()}
     np.testing.assert_allclose(running["running mean"], run.running_mean)
     np.testing.assert_allclose(running["running variance"], run.running_var)
@@ -228,7 +228,7 @@ def test_batchnorm_explorer_controls_and_redraw():
 def test_activation_explorer_controls_and_redraw():
     explorer = widgets.activation_explorer(name="tanh")
     c = explorer.controls
-    assert isinstance(c["name"], ipw.Dropdown) and list(c["name"].options) == list(viz.ACTIVATIONS)
+    assert isinstance(c["name"], ipw.Dropdown) and list(c["name"].options) == list(experiments.ACTIVATIONS)
     check_slider(c["alpha"], ipw.FloatSlider, 0.0, 2.0)
     check_slider(c["beta"], ipw.FloatSlider, 0.1, 5.0)
     check_slider(c["threshold"], ipw.FloatLogSlider, -4, -0.5)
@@ -237,7 +237,7 @@ def test_activation_explorer_controls_and_redraw():
     explorer.set(name="leaky_relu", alpha=0.3)
     assert explorer.error is None and bytes(explorer.image.value) != png
     ax_f, ax_d = explorer.figure.axes
-    c = viz.activation_curves("leaky_relu", alpha=0.3)
+    c = experiments.activation_curves("leaky_relu", alpha=0.3)
     np.testing.assert_allclose(ax_f.get_lines()[0].get_ydata(), c.h)
     np.testing.assert_allclose(ax_d.get_lines()[0].get_ydata(), np.where(c.s > 0, 1.0, 0.3))
     assert not ax_d.patches, "leaky ReLU has neither dead nor saturated regions at alpha = 0.3"
@@ -250,7 +250,7 @@ def test_activation_explorer_controls_and_redraw():
 def test_activation_explorer_figure_shades_dead_and_saturated_regions(name, dead, saturated):
     fig = widgets.activation_explorer_figure(name=name, alpha=1.0, threshold=0.05)
     ax_f, ax_d = fig.axes
-    c = viz.activation_curves(name, threshold=0.05, **({"alpha": 1.0} if name == "elu" else {}))
+    c = experiments.activation_curves(name, threshold=0.05, **({"alpha": 1.0} if name == "elu" else {}))
     np.testing.assert_allclose(ax_d.get_lines()[0].get_ydata(), c.dh)
     assert len(ax_d.patches) == dead + saturated
     legend = " ".join(t.get_text() for t in ax_d.get_legend().get_texts())
@@ -262,7 +262,7 @@ def test_optimizer_playground_figure_side_by_side():
     fig = widgets.optimizer_playground_figure(side_by_side=True, **kwargs)
     overlaid = widgets.optimizer_playground_figure(**kwargs)
     assert len(fig.axes) == 3 + 1 and len(overlaid.axes) == 2
-    runs = viz.run_trajectories("saddle", {rule: {"lr": 0.05} for rule in kwargs["rules"]}, steps=25)
+    runs = experiments.run_trajectories("saddle", {rule: {"lr": 0.05} for rule in kwargs["rules"]}, steps=25)
     for ax, (rule, traj) in zip(fig.axes[:3], runs.items()):
         assert ax.get_title() == rule and ax.get_xlabel() == "x" and len(ax.collections) > 0
         (path,) = [line for line in ax.get_lines() if line.get_label() == rule]
@@ -271,5 +271,5 @@ def test_optimizer_playground_figure_side_by_side():
     gap_lines = {line.get_label(): line.get_ydata() for line in fig.axes[-1].get_lines()}
     assert set(gap_lines) == set(runs)
     for rule, traj in runs.items():
-        np.testing.assert_allclose(gap_lines[rule], viz.surface_gap("saddle", traj.values))
+        np.testing.assert_allclose(gap_lines[rule], experiments.surface_gap("saddle", traj.values))
     assert "saddle" in fig._suptitle.get_text() and "lr = 0.05" in fig._suptitle.get_text()
