@@ -12,7 +12,9 @@ It runs Jupyter Book 1 with
                    that raises (unless tagged `raises-exception`) is reported by
                    myst-nb as a warning, so it fails the build, and so do broken
                    references and bad directives.
-then prints the execution time of every notebook (report_times.py).
+then prints the execution time of every notebook (report_times.py) and writes
+the same table to <build>/_build/execution_times.txt (for maintainers; the
+students' HTML has no build report).
 
 Exit status: 0 only if the build succeeded and every notebook executed.
 """
@@ -77,6 +79,7 @@ def build(out: Path | None = None, book: Path = BOOK) -> int:
     build_dir = (out if out is not None else book) / "_build"
     print()
     times_status = report_times.main([str(build_dir)])
+    report_times.write_report(build_dir)
     print(f"book/build.py: jupyter-book finished in {elapsed:.1f} s with exit status {status}")
     for page in pages_missing_from_toc(book):
         print(f"book/build.py: warning: {page} is not listed in _toc.yml, so it was "

@@ -48,6 +48,17 @@ def format_table(times: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def write_report(build_dir: Path) -> Path | None:
+    """Write the table to <build_dir>/execution_times.txt; return its path (None if no record)."""
+    try:
+        times = execution_times(build_dir)
+    except FileNotFoundError:
+        return None
+    target = Path(build_dir) / "execution_times.txt"
+    target.write_text(format_table(times) + "\n", encoding="utf8")
+    return target
+
+
 def main(argv: list[str]) -> int:
     build_dir = Path(argv[0]) if argv else DEFAULT_BUILD
     try:

@@ -390,6 +390,8 @@ def test_a_failing_cell_fails_the_build(tmp_path):
     book.mkdir()
     shutil.copy(BOOK / "_config.yml", book / "_config.yml")
     (book / "_assets").symlink_to(BOOK / "_assets", target_is_directory=True)
+    (book / "_ext").symlink_to(BOOK / "_ext", target_is_directory=True)
+    shutil.copy(BOOK / "references.bib", book / "references.bib")
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: ch99_bug\n")
     (book / "intro.md").write_text("# Test book\n\nA book with one broken chapter.\n")
     (book / "ch99_bug.md").write_text(FAILING_CHAPTER)
