@@ -9,8 +9,17 @@ deep_networks    deep_network_run, layer_statistics (init experiment)     chapte
 batchnorm        batchnorm_run (running averages, train vs test mode)     chapter 7
 surfaces         SURFACES, run_trajectories, surface_gap (2-D optimisers) chapter 8
 decision         decision_grid (predicted class on a 2-D grid)            chapters 1, 4
+autoencoders     build_autoencoder, train_autoencoder, knn_accuracy       chapter 10
 """
 from .activations import ACTIVATIONS, ActivationCurves, activation_curves, check_activation
+from .autoencoders import (
+    Autoencoder,
+    AutoencoderHistory,
+    build_autoencoder,
+    knn_accuracy,
+    reconstruction_error,
+    train_autoencoder,
+)
 from .batchnorm import BatchNormRun, batchnorm_run
 from .decision import decision_grid
 from .deep_networks import DeepNetRun, LayerStats, deep_network_run, layer_statistics
@@ -26,6 +35,8 @@ from .surfaces import (
 )
 
 __all__ = [
+    "Autoencoder", "AutoencoderHistory", "build_autoencoder", "knn_accuracy", "reconstruction_error",
+    "train_autoencoder",
     "ACTIVATIONS", "ActivationCurves", "activation_curves", "check_activation",
     "BatchNormRun", "batchnorm_run",
     "decision_grid",

@@ -21,7 +21,10 @@ histograms    plot_activation_histograms, plot_gradient_flow,
               plot_network_health                                        6
 batchnorm     plot_batchnorm                                             7
 surfaces      plot_trajectories                                          8
-pca           plot_pca_projection, plot_pca_reconstructions              10
+pca           plot_pca_projection, plot_explained_variance,
+              plot_eigenimages, plot_pca_reconstructions                 10
+autoencoders  plot_autoencoder_training, plot_codes,
+              plot_reconstruction_rows                                   10
 """
 from __future__ import annotations
 
@@ -31,25 +34,27 @@ from typing import Any
 from .. import experiments as _experiments
 from ._style import CLASS_COLOURS
 from .activations import plot_activation
+from .autoencoders import plot_autoencoder_training, plot_codes, plot_reconstruction_rows
 from .batchnorm import plot_batchnorm
 from .decision import plot_decision_boundary
 from .graphs import GraphLayout, draw_graph, graph_arrows, graph_layout, graph_to_dot, graphviz_available
 from .histograms import plot_activation_histograms, plot_gradient_flow, plot_network_health
 from .history import history_series, plot_history
 from .jacobian import plot_jacobian
-from .pca import plot_pca_projection, plot_pca_reconstructions
+from .pca import plot_eigenimages, plot_explained_variance, plot_pca_projection, plot_pca_reconstructions
 from .surfaces import plot_trajectories
 
 __all__ = [
     "CLASS_COLOURS",
     "plot_activation",
+    "plot_autoencoder_training", "plot_codes", "plot_reconstruction_rows",
     "plot_batchnorm",
     "plot_decision_boundary",
     "GraphLayout", "draw_graph", "graph_arrows", "graph_layout", "graph_to_dot", "graphviz_available",
     "plot_activation_histograms", "plot_gradient_flow", "plot_network_health",
     "history_series", "plot_history",
     "plot_jacobian",
-    "plot_pca_projection", "plot_pca_reconstructions",
+    "plot_eigenimages", "plot_explained_variance", "plot_pca_projection", "plot_pca_reconstructions",
     "plot_trajectories",
 ]
 
