@@ -102,6 +102,17 @@ def test_digits():
     np.testing.assert_array_equal(X * 16, np.rint(X * 16))
 
 
+def test_digits_equal_scikit_learn_and_are_fresh_copies():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    X, y = data.digits()
+    np.testing.assert_array_equal(X, bunch.data / 16.0)
+    np.testing.assert_array_equal(y, bunch.target)
+    X[0, 0] = 99.0  # a caller may change its copy ...
+    assert data.digits()[0][0, 0] != 99.0  # ... without changing anyone else's
+
+
 # ----------------------------------------------------------------------------
 # Splits
 # ----------------------------------------------------------------------------
