@@ -1,30 +1,51 @@
 """Losses: forward(scores, y) -> float, then backward() -> dJ/dscores.
 
 The batch mean is taken here, in the loss (so gradients already carry the 1/N).
+A loss is a subclass of :class:`Loss` that implements one method,
+``loss_and_gradient(scores, y) -> (J, dJ/dscores)``, usually a function of
+coursekit.functional; forward and backward come from the base class.
 """
 from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
 
 import numpy as np
 
 from . import functional as F
+from ._types import Array, ArrayLike
 
 
-class Loss:
-    """Base class: remembers the gradient of the last forward for backward()."""
+class Loss(ABC):
+    """Base class: forward returns J and remembers dJ/dscores for backward().
 
-    def __init__(self):
-        self._grad = None
+    A subclass must implement ``loss_and_gradient``; without it the class cannot be
+    instantiated (the TypeError names the missing method).
+    """
 
-    def __call__(self, scores, y) -> float:
-        return self.forward(scores, y)
+    def __init__(self) -> None:
+        self._grad: Array | None = None
 
-    def __repr__(self):
-        return f"{type(self).__name__}()"
+    @abstractmethod
+    def loss_and_gradient(self, scores: ArrayLike, y: ArrayLike) -> tuple[float, Array]:
+        """(J, dJ/dscores) for a batch: the mean loss and its gradient, of the shape of scores."""
 
-    def backward(self) -> np.ndarray:
+    def forward(self, scores: ArrayLike, y: ArrayLike) -> float:
+        """The mean loss J over the batch; remembers dJ/dscores for backward()."""
+        loss, self._grad = self.loss_and_gradient(scores, y)
+        return loss
+
+    def backward(self) -> Array:
+        """dJ/dscores of the last forward, (N, C)."""
         if self._grad is None:
             raise RuntimeError(f"{self!r}.backward was called before forward(scores, y)")
         return self._grad
+
+    def __call__(self, scores: ArrayLike, y: ArrayLike) -> float:
+        return self.forward(scores, y)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -33,9 +54,8 @@ class SoftmaxCrossEntropy(Loss):
     scores: (N, C), y: (N,) integer labels.  See functional.softmax_cross_entropy.
     """
 
-    def forward(self, scores, y) -> float:
-        loss, self._grad = F.softmax_cross_entropy(scores, y)
-        return loss
+    def loss_and_gradient(self, scores: ArrayLike, y: ArrayLike) -> tuple[float, Array]:
+        return F.softmax_cross_entropy(scores, y)
 
 
 class MSE(Loss):
@@ -44,12 +64,11 @@ class MSE(Loss):
     scores (predictions) and y (targets): (N, K), the same shape.
     """
 
-    def forward(self, scores, y) -> float:
-        loss, self._grad = F.mse(scores, y)
-        return loss
+    def loss_and_gradient(self, scores: ArrayLike, y: ArrayLike) -> tuple[float, Array]:
+        return F.mse(scores, y)
 
 
-def l2_penalty(params: dict, lam: float):
+def l2_penalty(params: Mapping[str, Array], lam: float) -> tuple[float, dict[str, Array]]:
     """L2 penalty on the weight matrices, lambda * sum ||W||^2 (Frobenius).
 
     params: name -> array.  Only arrays with 2 or more dimensions (weight

@@ -34,10 +34,17 @@ Running quantities kept in ``state`` (each has the shape of w):
 from __future__ import annotations
 
 import numbers
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from . import _checks
+from ._types import Array, ArrayLike
+
+State = dict[str, Any]
+"""A rule's state: hyper-parameters (floats) and running quantities (arrays, the int t)."""
 
 # ----------------------------------------------------------------------------
 # Checking the inputs of every rule
@@ -233,7 +240,7 @@ def adam_update(w, dw, state=None, out=None):
 # ----------------------------------------------------------------------------
 # Optimiser classes: one rule applied to every array of a model, in place
 # ----------------------------------------------------------------------------
-class Optimizer:
+class Optimizer(ABC):
     """Applies ``rule`` to every parameter array of a model, keeping one state per key.
 
     opt = Adam(lr=1e-3)
@@ -244,25 +251,37 @@ class Optimizer:
     to the constructor and can be changed between steps (``opt.lr = 0.01``, which
     is how a learning-rate schedule is applied); the running quantities of
     parameter ``k`` live in ``opt.state[k]``.
+
+    A subclass names its update rule, ``rule = staticmethod(sgd_update)``; a subclass
+    without one raises a TypeError when it is defined.
     """
 
-    rule = None  # a *_update function
+    @staticmethod
+    @abstractmethod
+    def rule(w: ArrayLike, dw: ArrayLike, state: State | None = None,
+             out: Array | None = None) -> tuple[Array, State]:
+        """One of the <rule>_update functions: (w, dw, state, out=) -> (w_next, state)."""
 
-    def __init__(self, **hyper):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls.rule, "__isabstractmethod__", False) or not callable(cls.rule):
+            raise TypeError(
+                f"{cls.__name__}: an Optimizer subclass must set its update rule, e.g. "
+                "rule = staticmethod(sgd_update): a function (w, dw, state, out=None) -> (w, state)"
+            )
+
+    def __init__(self, **hyper: float) -> None:
         name = type(self).__name__
-        if type(self).rule is None:
-            raise TypeError(f"{name} has no update rule: use SGD, Momentum, Nesterov, AdaGrad, "
-                            "RMSProp or Adam, or subclass Optimizer with rule = staticmethod(...)")
         running = sorted(set(hyper) & set(_RUNNING))
         if running:
             raise ValueError(f"{name}: {running} are running quantities kept per parameter, "
                              "not hyper-parameters")
         # Check the names and values now, not at the first step.
-        self.hyper = {k: v for k, v in type(self).rule(np.zeros(1), np.zeros(1), hyper)[1].items()
-                      if k not in _RUNNING}
-        self.state: dict[str, dict] = {}
+        _, defaults = self.rule(np.zeros(1), np.zeros(1), dict(hyper))
+        self.hyper: dict[str, float] = {k: v for k, v in defaults.items() if k not in _RUNNING}
+        self.state: dict[str, State] = {}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v:g}" for k, v in self.hyper.items())
         return f"{type(self).__name__}({args})"
 
@@ -271,14 +290,14 @@ class Optimizer:
         return self.hyper["lr"]
 
     @lr.setter
-    def lr(self, value):
+    def lr(self, value: float) -> None:
         # validated by the rule's own check on the next step; catch bad values now too
         value = float(value)
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"{type(self).__name__}: the learning rate lr must be finite and >= 0, got {value}")
         self.hyper["lr"] = value
 
-    def step(self, params: dict, grads: dict) -> None:
+    def step(self, params: Mapping[str, Array], grads: Mapping[str, ArrayLike]) -> None:
         """w <- rule(w, grads[k]) for every k, w = params[k], written into w in place."""
         name = type(self).__name__
         missing = sorted(set(params) - set(grads))
@@ -293,7 +312,7 @@ class Optimizer:
             state = {**self.state.get(key, {}), **self.hyper}
             try:
                 # out=w: the rule's last operation writes the new values into the model's array
-                _, self.state[key] = type(self).rule(w, grads[key], state, out=w)
+                _, self.state[key] = self.rule(w, grads[key], state, out=w)
             except (ValueError, TypeError) as err:
                 raise type(err)(f"{name}.step, parameter {key!r}: {err}") from None
 

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ._rng import as_generator
 from .data import minibatches
-from .layers import Sequential
+from .layers import Layer
 from .losses import l2_penalty
 
 
@@ -127,8 +127,8 @@ def fit(model, loss, optimizer, X_train, y_train, X_val=None, y_val=None, epochs
         for Xb, yb in minibatches(X_train, y_train, batch_size, rng=gen):
             scores = model.forward(Xb, train=True)
             loss.forward(scores, yb)
-            if isinstance(model, Sequential):  # it can skip dJ/dX of the data, never used here
-                model.backward(loss.backward(), input_grad=False)
+            if isinstance(model, Layer):  # dJ/dX of the data is never used: skip it
+                model.backward_params(loss.backward())
             else:  # any model with backward(dy), as in the API
                 model.backward(loss.backward())
             grads = model.grads

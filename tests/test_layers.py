@@ -193,3 +193,77 @@ def test_training_backward_skips_the_input_gradient_but_not_the_weights():
     assert lean.backward(G, input_grad=False) is None
     for key in full.grads:
         np.testing.assert_array_equal(full.grads[key], lean.grads[key])
+
+
+def test_training_backward_works_for_any_first_layer():
+    """backward_params: a first layer without input_grad (here Tanh, or a user's layer) still fills grads."""
+    rng = np.random.default_rng(6)
+
+    class Square(L.Layer):  # a user's layer: backward(dy) only
+        def forward(self, x, train=True):
+            self._cache = x
+            return x**2
+
+        def backward(self, dy):
+            return 2 * self._last_cache() * dy
+
+    for first in (L.Tanh(), Square()):
+        make = lambda: L.Sequential(first, L.Linear(4, 2, rng=1))
+        full, lean = make(), make()
+        x, G = rng.normal(size=(5, 4)), rng.normal(size=(5, 2))
+        full.forward(x), lean.forward(x)
+        full.backward(G)
+        assert lean.backward(G, input_grad=False) is None
+        np.testing.assert_array_equal(full.grads["1.W"], lean.grads["1.W"])
+
+
+# --------------------------------------------------------------------------- interfaces
+def test_a_layer_without_backward_cannot_be_built():
+    class ForwardOnly(L.Layer):
+        def forward(self, x, train=True):
+            return x
+
+    with pytest.raises(TypeError, match="ForwardOnly.*abstract method.*backward"):
+        ForwardOnly()
+
+
+def test_an_activation_must_name_its_functional_pair():
+    from coursekit import functional as F
+
+    with pytest.raises(TypeError, match=r"Softsign: an Activation subclass must set .*pair = FunctionalPair"):
+        class Softsign(L.Activation):
+            pass
+
+    class Absolute(L.Activation):
+        pair = L.FunctionalPair(lambda x: (np.abs(x), x), lambda dout, x: dout * np.sign(x))
+
+    layer = Absolute()
+    np.testing.assert_array_equal(layer.forward(np.array([-2.0, 3.0])), [2.0, 3.0])
+    np.testing.assert_array_equal(layer.backward(np.array([1.0, 1.0])), [-1.0, 1.0])
+    assert L.ReLU.pair == (F.relu_forward, F.relu_backward)
+
+
+def test_a_loss_without_its_formula_cannot_be_built():
+    class Nothing(losses.Loss):
+        pass
+
+    with pytest.raises(TypeError, match="Nothing.*abstract method.*loss_and_gradient"):
+        Nothing()
+
+
+def test_sequential_params_setter_copies_values_and_rejects_wrong_dicts():
+    model = L.Sequential(L.Linear(2, 3, rng=0), L.ReLU(), L.Linear(3, 1, rng=1))
+    W0 = model.layers[0].params["W"]
+    new = {k: np.full(v.shape, 0.5) for k, v in model.params.items()}
+    model.params = new
+    assert model.layers[0].params["W"] is W0, "the layer keeps its array (optimisers hold it)"
+    np.testing.assert_array_equal(W0, 0.5)
+    with pytest.raises(ValueError, match=r"exactly the keys \['0.W', '0.b', '2.W', '2.b'\], got \[\]"):
+        model.params = {}
+    with pytest.raises(ValueError, match=r"got \['0.W'\]"):
+        model.params = {"0.W": np.zeros((3, 2))}
+    with pytest.raises(ValueError, match=r"'2.W' of shape \(1, 3\), got \(3, 1\)"):
+        model.params = {**new, "2.W": np.zeros((3, 1))}
+    np.testing.assert_array_equal(W0, 0.5)  # a rejected dict changes nothing
+    with pytest.raises(AttributeError, match="Sequential.grads is computed by backward"):
+        model.grads = {}

@@ -248,7 +248,7 @@ def test_class_errors():
         optim.Adam(lr=-1)
     with pytest.raises(ValueError, match="running"):
         optim.Momentum(v=1.0)
-    with pytest.raises(TypeError, match="no update rule"):
+    with pytest.raises(TypeError, match="abstract .*rule"):
         optim.Optimizer(lr=0.1)
     opt = optim.SGD()
     with pytest.raises(ValueError, match=r"no gradient for parameter\(s\) \['b'\]"):
@@ -259,6 +259,19 @@ def test_class_errors():
         opt.step({"W": [1.0, 2.0]}, {"W": np.ones(2)})
     with pytest.raises(ValueError, match="lr"):
         opt.lr = -0.1
+
+
+def test_an_optimizer_without_a_rule_fails_when_defined():
+    with pytest.raises(TypeError, match=r"NoRule: an Optimizer subclass must set its update rule"):
+        class NoRule(optim.Optimizer):
+            pass
+
+    class Halving(optim.Optimizer):
+        rule = staticmethod(optim.sgd_update)
+
+    w = np.ones(2)
+    Halving(lr=0.5).step({"w": w}, {"w": np.ones(2)})
+    np.testing.assert_array_equal(w, [0.5, 0.5])
 
 
 # ----------------------------------------------------------------------------
