@@ -15,6 +15,12 @@ it can be driven programmatically (``explorer.controls["lr"].value = 0.1`` redra
 ``explorer.set(lr=0.1, steps=50)`` changes several controls and redraws once).
 A setting that the library refuses (say a learning rate that makes Adam's state
 non-finite) shows the error message under the controls instead of raising.
+
+The controls wrap: they sit in a flex box (``flex_flow="row wrap"``), each
+CONTROL_WIDTH of the row (two per row in the book's 690 px column, one per row
+below MIN_CONTROL_WIDTH each), so no control is ever cut off on the right.
+The picture is rendered at 100 dpi, the book's figures are 7 in wide: 700 px,
+scaled down to the width of the output area.
 """
 from __future__ import annotations
 
@@ -27,6 +33,18 @@ from matplotlib.figure import Figure
 from . import experiments, viz
 
 INIT_SCHEMES = ("normal", "xavier_normal", "xavier_uniform", "he_normal", "he_uniform", "orthogonal")
+CONTROL_WIDTH = "48%"        # two controls per row, with room for the gap between them
+MIN_CONTROL_WIDTH = "260px"  # below this a slider's track is too short to use: wrap instead
+
+
+def _control_box(controls) -> widgets.Box:
+    """The controls in rows that wrap at the output area's width."""
+    for control in controls:
+        control.layout.width = CONTROL_WIDTH
+        control.layout.min_width = MIN_CONTROL_WIDTH
+    return widgets.Box(list(controls), layout=widgets.Layout(
+        display="flex", flex_flow="row wrap", justify_content="space-between",
+        align_items="center", width="100%"))
 
 
 class Explorer(widgets.VBox):
@@ -36,7 +54,7 @@ class Explorer(widgets.VBox):
     figure: the last Figure drawn (None if the last setting failed); error: its message.
     """
 
-    def __init__(self, title: str, figure_function, controls: dict, dpi: int = 72,
+    def __init__(self, title: str, figure_function, controls: dict, dpi: int = 100,
                  fixed: dict | None = None):
         super().__init__()
         self.figure_function = figure_function
@@ -47,10 +65,10 @@ class Explorer(widgets.VBox):
         self.error: str | None = None
         self.redraws = 0
         self._holding = False  # True while set() changes several controls
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%",
+                                                                       height="auto"))
         self.status = widgets.HTML()
-        box = widgets.GridBox(list(self.controls.values()),
-                              layout=widgets.Layout(grid_template_columns="repeat(3, 1fr)"))
+        box = _control_box(self.controls.values())
         self.children = [widgets.HTML(f"<b>{title}</b>"), box, self.status, self.image]
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
@@ -239,6 +257,15 @@ def activation_explorer(name: str = "tanh", alpha: float = 0.1, beta: float = 1.
     return Explorer("Activation explorer", activation_explorer_figure, controls)
 
 
-__all__ = ["Explorer", "init_explorer", "init_explorer_figure", "optimizer_playground",
-           "optimizer_playground_figure", "batchnorm_explorer", "batchnorm_explorer_figure",
-           "activation_explorer", "activation_explorer_figure", "INIT_SCHEMES"]
+__all__ = [
+    "INIT_SCHEMES",
+    "Explorer",
+    "activation_explorer",
+    "activation_explorer_figure",
+    "batchnorm_explorer",
+    "batchnorm_explorer_figure",
+    "init_explorer",
+    "init_explorer_figure",
+    "optimizer_playground",
+    "optimizer_playground_figure",
+]

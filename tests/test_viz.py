@@ -6,11 +6,13 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle, StepPatch
+from matplotlib.text import Text
 
 from coursekit import autodiff as ad
 from coursekit import layers as L
 from coursekit import experiments, optim, viz
 from coursekit.pca import pca, project, reconstruct
+from coursekit.viz.histograms import RIDGE_HEIGHT, ridge_baseline
 
 
 def lines(ax):
@@ -87,59 +89,86 @@ def test_deep_network_run_rejects_unknown_settings():
         experiments.deep_network_run(init="glorot", depth=1, width=3, n=2)
 
 
+def ridge_counts(ax, arrays):
+    """Check a ridgeline panel: one StepPatch per layer ("layer l"), on shared bins,
+    standing on ridge_baseline(l) with heights proportional to np.histogram's counts."""
+    depth = len(arrays)
+    patches = {p.get_label(): p for p in step_patches(ax)}
+    assert sorted(patches) == sorted(f"layer {l}" for l in range(1, depth + 1))
+    edges = None
+    for l, a in enumerate(arrays, start=1):
+        heights, patch_edges, baseline = patches[f"layer {l}"].get_data()
+        if edges is None:
+            edges = patch_edges
+        np.testing.assert_array_equal(patch_edges, edges, err_msg="all layers share bins")
+        assert baseline == ridge_baseline(l, depth), "layer 1 on top, one unit apart"
+        counts, _ = np.histogram(a, bins=edges)
+        assert counts.sum() == np.size(a), "every value falls in a bin"
+        np.testing.assert_allclose(heights - baseline, RIDGE_HEIGHT * counts / counts.max())
+
+
+def check_fits_the_column(fig):
+    """Book figures: at most 7 in wide (690 px at 100 dpi) and no text below 9 pt."""
+    assert fig.get_figwidth() <= 7.0
+    fig.canvas.draw()
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text() and t.get_visible()]
+    assert min(sizes) >= 9, f"text of {min(sizes)} pt is unreadable at the displayed width"
+
+
 def test_activation_histograms_show_the_statistics():
     run = experiments.deep_network_run(depth=4, width=30, n=40, rng=0, scale=0.5)
     fig = viz.plot_activation_histograms(run.activations, bins=25)
     assert isinstance(fig, Figure)
-    assert len(fig.axes) == 2 + 4
+    assert len(fig.axes) == 3, "mean, std and one panel with every layer's histogram"
     stats = experiments.layer_statistics(run.activations)
-    ax_mean, ax_std = fig.axes[:2]
+    ax_mean, ax_std, ax_hist = fig.axes
     np.testing.assert_allclose(lines(ax_mean)[0].get_ydata(), stats.mean)
     np.testing.assert_allclose(lines(ax_std)[0].get_ydata(), stats.std)
     np.testing.assert_array_equal(lines(ax_mean)[0].get_xdata(), [1, 2, 3, 4])
     assert ax_mean.get_title() and ax_mean.get_xlabel() == "layer" and ax_std.get_ylabel()
-    edges = None
-    for l, ax in enumerate(fig.axes[2:]):
-        assert ax.get_title() == f"layer {l + 1}"
-        (patch,) = step_patches(ax)
-        counts, patch_edges, _ = patch.get_data()
-        if edges is None:
-            edges = patch_edges
-        np.testing.assert_array_equal(patch_edges, edges, err_msg="all layers share bins")
-        expected, _ = np.histogram(run.activations[l], bins=edges)
-        np.testing.assert_array_equal(counts, expected)
-        assert counts.sum() == run.activations[l].size
+    ridge_counts(ax_hist, run.activations)
+    assert [t.get_text() for t in ax_hist.get_yticklabels()] == ["layer 1", "layer 2", "layer 3", "layer 4"]
     assert fig._suptitle.get_text()
+    check_fits_the_column(fig)
+
+
+def test_ridgeline_labels_at_most_ten_layers():
+    run = experiments.deep_network_run(depth=20, width=10, n=12, rng=0, scale=0.5)
+    fig = viz.plot_activation_histograms(run.activations)
+    ridge_counts(fig.axes[2], run.activations)
+    labels = [t.get_text() for t in fig.axes[2].get_yticklabels()]
+    assert labels[0] == "layer 1" and len(labels) == 10, "20 layers: every second one is named"
 
 
 def test_gradient_flow_bars_are_the_norms():
     run = experiments.deep_network_run(depth=5, width=20, n=30, rng=2, init="he_normal", scale=1.0,
                                activation="relu")
     fig = viz.plot_gradient_flow(run.weight_grads)
-    assert len(fig.axes) == 2 + 5
+    assert len(fig.axes) == 3
     stats = experiments.layer_statistics(run.weight_grads)
     heights = [b.get_height() for b in bars(fig.axes[0])]
     np.testing.assert_allclose(heights, stats.norm)
     np.testing.assert_allclose(lines(fig.axes[1])[0].get_ydata(), stats.std)
     assert "dJ/dW" in fig.axes[0].get_ylabel()
     assert fig.axes[0].get_yscale() == ("log" if stats.norm.max() > 10 * stats.norm.min() else "linear")
-    for l, ax in enumerate(fig.axes[2:]):
-        counts, edges, _ = step_patches(ax)[0].get_data()
-        np.testing.assert_array_equal(counts, np.histogram(run.weight_grads[l], bins=edges)[0])
-        assert counts.sum() == run.weight_grads[l].size
-        assert ax.get_title() == f"layer {l + 1}" and ax.get_xlabel() == "dJ/dW"
+    ridge_counts(fig.axes[2], run.weight_grads)
+    assert fig.axes[2].get_xlabel() == "dJ/dW"
+    check_fits_the_column(fig)
 
 
 def test_network_health_figure():
     run = experiments.deep_network_run(depth=3, width=10, n=20, rng=0)
     fig = viz.plot_network_health(run)
-    assert len(fig.axes) == 4 + 2 * 3
+    assert len(fig.axes) == 6
     act, gh, gw = (experiments.layer_statistics(a) for a in (run.activations, run.activation_grads, run.weight_grads))
     np.testing.assert_allclose(lines(fig.axes[0])[0].get_ydata(), act.mean)
     np.testing.assert_allclose(lines(fig.axes[1])[0].get_ydata(), act.std)
-    np.testing.assert_allclose(lines(fig.axes[5])[0].get_ydata(), gh.std)
-    np.testing.assert_allclose(lines(fig.axes[6])[0].get_ydata(), gw.norm)
+    ridge_counts(fig.axes[2], run.activations)
+    np.testing.assert_allclose(lines(fig.axes[3])[0].get_ydata(), gh.std)
+    np.testing.assert_allclose(lines(fig.axes[4])[0].get_ydata(), gw.norm)
+    ridge_counts(fig.axes[5], run.activation_grads)
     assert "3 layers x 10 tanh" in fig._suptitle.get_text()
+    check_fits_the_column(fig)
 
 
 # ============================================================================
@@ -161,6 +190,7 @@ def check_history_figure(fig):
     assert legend == ["train", "validation"]
     assert ax_loss.get_xlabel() == "epoch" and ax_loss.get_ylabel() == "loss"
     assert ax_acc.get_ylabel() == "accuracy"
+    check_fits_the_column(fig)
 
 
 def test_plot_history_accepts_dicts_lists_and_objects():
@@ -252,6 +282,22 @@ def test_plot_trajectories_draws_each_path_and_its_gap():
     assert ax_gap.get_yscale() == "log"
     assert ax.get_xlabel() == "x" and ax.get_ylabel() == "y" and "saddle" in ax.get_title()
     assert len(ax.collections) > 0, "contours are drawn"
+    check_fits_the_column(fig)
+
+
+def test_plot_trajectories_side_by_side_three_panels_per_row():
+    rules = {name: {"lr": 0.05} for name in experiments.RULES}
+    trajs = experiments.run_trajectories("saddle", rules, steps=20)
+    fig = viz.plot_trajectories("saddle", trajs, side_by_side=True, title="lr = 0.05")
+    *path_axes, ax_gap = fig.axes
+    assert [ax.get_title() for ax in path_axes] == list(rules)
+    columns = {round(ax.get_position().x0, 3) for ax in path_axes}
+    assert len(columns) == 3, "six rules: two rows of three"
+    for ax, traj in zip(path_axes, trajs.values()):
+        (path,) = [line for line in lines(ax) if line.get_label() in rules]
+        np.testing.assert_allclose(path.get_xdata(), traj.points[:, 0])
+    assert {line.get_label() for line in lines(ax_gap)} == set(rules)
+    check_fits_the_column(fig)
 
 
 # ============================================================================
@@ -426,6 +472,7 @@ def test_plot_activation(name, dead_spans, saturated_spans):
     spans = [p for p in ax_d.patches]
     assert len(spans) == dead_spans + saturated_spans
     assert ax_f.get_ylabel() and ax_d.get_ylabel() and name in ax_f.get_title()
+    check_fits_the_column(fig)
 
 
 def test_batchnorm_run_and_plot():
@@ -443,6 +490,7 @@ def test_batchnorm_run_and_plot():
     np.testing.assert_allclose(running["running mean"], run.running_mean)
     np.testing.assert_allclose(running["running variance"], run.running_var)
     assert "train mode" in ax_out.get_legend().get_texts()[0].get_text()
+    check_fits_the_column(fig)
 
 
 def test_deep_network_run_default_scale_is_each_scheme_as_published():

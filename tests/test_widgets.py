@@ -79,6 +79,23 @@ def test_explorer_shows_errors_instead_of_raising_and_recovers():
     assert set(explorer.children[1].children) == set(explorer.controls.values())
 
 
+@pytest.mark.parametrize("make", [widgets.init_explorer, widgets.optimizer_playground,
+                                  widgets.batchnorm_explorer, widgets.activation_explorer])
+def test_controls_wrap_instead_of_overflowing(make, monkeypatch):
+    """Every explorer's controls sit in a wrapping flex row, each a share (%) of the
+    width with a minimum, so a narrow output area moves them to the next row."""
+    monkeypatch.setattr(widgets.Explorer, "redraw", lambda self: None)   # layout only
+    explorer = make()
+    box = explorer.children[1]
+    assert box.layout.display == "flex" and box.layout.flex_flow == "row wrap"
+    assert box.layout.width == "100%"
+    for control in box.children:
+        assert control.layout.width.endswith("%"), control.description
+        assert float(control.layout.width[:-1]) <= 50, "at most two controls per row"
+        assert control.layout.min_width.endswith("px")
+    assert explorer.image.layout.max_width == "100%", "the picture shrinks to the column"
+
+
 # ----------------------------------------------------------------------------
 # Initialisation explorer
 # ----------------------------------------------------------------------------
@@ -96,25 +113,28 @@ def test_init_explorer_controls_and_redraw():
     assert isinstance(c["init"], ipw.Dropdown) and list(c["init"].options) == list(widgets.INIT_SCHEMES)
     assert explorer.values() == {"depth": 4, "width": 20, "activation": "tanh", "init": "normal",
                                  "scale": pytest.approx(0.01)}
-    assert len(explorer.figure.axes) == 4 + 2 * 4
+    assert len(explorer.figure.axes) == 6, "4 statistics panels + 2 histogram panels"
 
     png = bytes(explorer.image.value)
     explorer.set(depth=3, init="xavier_normal", scale=1.0)
     assert explorer.error is None and explorer.redraws == 2
     assert bytes(explorer.image.value) != png
     fig = explorer.figure
-    assert len(fig.axes) == 4 + 2 * 3, "4 statistics panels + 3 activation and 3 gradient histograms"
+    assert len(fig.axes) == 6, "4 statistics panels + the activation and gradient histograms"
     run = experiments.deep_network_run(depth=3, width=20, n=30, activation="tanh", init="xavier_normal",
                                scale=1.0, rng=0)
     act, grad_h = experiments.layer_statistics(run.activations), experiments.layer_statistics(run.activation_grads)
     np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), act.mean)
     np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), act.std)
-    np.testing.assert_allclose(fig.axes[5].get_lines()[0].get_ydata(), grad_h.std)
-    for l, ax in enumerate(fig.axes[2:5] + fig.axes[7:10]):
-        (patch,) = [p for p in ax.patches if isinstance(p, StepPatch)]
-        arrays = run.activations if l < 3 else run.activation_grads
-        expected, _ = np.histogram(arrays[l % 3], bins=patch.get_data()[1])
-        np.testing.assert_array_equal(patch.get_data()[0], expected)
+    np.testing.assert_allclose(fig.axes[3].get_lines()[0].get_ydata(), grad_h.std)
+    for ax, arrays in ((fig.axes[2], run.activations), (fig.axes[5], run.activation_grads)):
+        patches = {p.get_label(): p for p in ax.patches if isinstance(p, StepPatch)}
+        assert sorted(patches) == ["layer 1", "layer 2", "layer 3"]
+        for l, a in enumerate(arrays, start=1):
+            heights, edges, baseline = patches[f"layer {l}"].get_data()
+            expected, _ = np.histogram(a, bins=edges)
+            np.testing.assert_allclose((heights - baseline) / (heights - baseline).max(),
+                                       expected / expected.max())
     assert "init xavier_normal" in fig._suptitle.get_text()
     assert_same_view(fig, widgets.init_explorer_figure(**{**SMALL_NET, **explorer.values()}))
 

@@ -1,6 +1,7 @@
 """An activation and its derivative with the dead and saturated regions shaded (chapter 5).
 
 The curves come from coursekit.experiments.activations.activation_curves.
+Sized for the book's column (7 in wide, text of at least 9 pt).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def plot_activation(name: str, threshold: float = 0.05, s=None, **hyper) -> Figu
     Axes: [f, f']; the shaded spans are the runs of ActivationCurves.dead / .saturated.
     """
     c = activation_curves(name, s=s, threshold=threshold, **hyper)
-    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    fig = Figure(figsize=(7.0, 3.3), layout="constrained")
     ax_f, ax_d = fig.subplots(1, 2, sharex=True)
     ax_f.plot(c.s, c.h, color="tab:blue", label=f"{name}(s)")
     ax_d.plot(c.s, c.dh, color="tab:green", label=f"{name}'(s)")
@@ -36,9 +37,9 @@ def plot_activation(name: str, threshold: float = 0.05, s=None, **hyper) -> Figu
         ax.axhline(0, color="0.6", linewidth=0.6)
         ax.set_xlabel("s (pre-activation)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=9, loc="upper left")
     ax_f.set_ylabel("h = f(s)")
     ax_f.set_title(f"{name}: the function")
     ax_d.set_ylabel("f'(s) = dh/ds")
-    ax_d.set_title(f"{name}: its derivative (what backprop multiplies by)")
+    ax_d.set_title(f"{name}: its derivative")
     return fig

@@ -1,6 +1,7 @@
 """Batch norm before and after, train vs test mode, and its running averages (chapter 7).
 
 The numbers come from coursekit.experiments.batchnorm.batchnorm_run.
+Sized for the book's column (7 in wide, text of at least 9 pt).
 """
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from ._style import common_edges
 
 
 def plot_batchnorm(run: BatchNormRun, bins: int = 20, title: str | None = None) -> Figure:
-    """Three panels: the input batch; its batch-norm output in train and test mode;
-    the running mean and variance per training step against the true values.
+    """Three panels: the input batch (top left); its batch-norm output in train and test
+    mode (top right); the running mean and variance per training step against the true
+    values (bottom, full width).
 
     Axes: [input histogram, output histograms (train, test), running averages].
     """
-    fig = Figure(figsize=(13, 3.8), layout="constrained")
-    ax_in, ax_out, ax_run = fig.subplots(1, 3)
+    fig = Figure(figsize=(7.0, 5.4), layout="constrained")
+    gs = fig.add_gridspec(2, 2)
+    ax_in, ax_out = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1])
+    ax_run = fig.add_subplot(gs[1, :])
     ax_in.hist(run.x.ravel(), bins=bins, color="tab:gray")
     ax_in.set_title(f"before: mean {run.x.mean():.2f}, std {run.x.std():.2f}")
     ax_in.set_xlabel("x")
@@ -30,8 +34,8 @@ def plot_batchnorm(run: BatchNormRun, bins: int = 20, title: str | None = None) 
                 label=f"test mode: mean {run.out_test.mean():.2f}, std {run.out_test.std():.2f}")
     ax_out.set_title("after batch norm")
     ax_out.set_xlabel("(x - mu) / sqrt(var + eps)")
-    ax_out.set_ylabel("count")
-    ax_out.legend(fontsize=8)
+    ax_out.set_ylim(top=1.5 * ax_out.get_ylim()[1])  # room for the legend above the bars
+    ax_out.legend(fontsize=9, loc="upper left")
     t = np.arange(len(run.running_mean))
     ax_run.plot(t, run.running_mean, color="tab:blue", label="running mean")
     ax_run.plot(t, run.running_var, color="tab:red", label="running variance")
@@ -40,7 +44,8 @@ def plot_batchnorm(run: BatchNormRun, bins: int = 20, title: str | None = None) 
     ax_run.set_xlabel("training step")
     ax_run.set_ylabel("value")
     ax_run.set_title("running averages")
-    ax_run.legend(fontsize=8)
+    ax_run.legend(fontsize=9, ncols=2)
+    ax_run.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
     return fig

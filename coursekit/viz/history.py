@@ -1,4 +1,7 @@
-"""Training curves: loss and accuracy per epoch, training vs validation (chapters 4-8)."""
+"""Training curves: loss and accuracy per epoch, training vs validation (chapters 4-8).
+
+Sized for the book's column (7 in wide, text of at least 9 pt).
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -47,7 +50,7 @@ def plot_history(history, title: str | None = None) -> Figure:
     """
     series = history_series(history)
     has_acc = "train_acc" in series or "val_acc" in series
-    fig = Figure(figsize=(10 if has_acc else 5.5, 3.8), layout="constrained")
+    fig = Figure(figsize=(7.0 if has_acc else 5.0, 3.2), layout="constrained")
     axes = fig.subplots(1, 2 if has_acc else 1, squeeze=False)[0]
     panels = [("loss", "train_loss", "val_loss")]
     if has_acc:
@@ -61,7 +64,7 @@ def plot_history(history, title: str | None = None) -> Figure:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(what)
         ax.set_title(f"{what}: train vs validation")
-        ax.legend()
+        ax.legend(fontsize=9)
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
