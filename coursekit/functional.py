@@ -17,14 +17,17 @@ Arrays may be float32 or float64; outputs keep the input's dtype.
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 
 from . import _checks
+from ._rng import as_generator
+from ._types import Array, ArrayLike, Seed
 
 
-def _upstream(dout, expected_shape: tuple, where: str) -> np.ndarray:
+def _upstream(dout: ArrayLike, expected_shape: tuple[int, ...], where: str) -> Array:
     """Check that the upstream gradient has the shape of the forward output."""
     dout = _checks.float_array(dout, "dout", where)
     if dout.shape != expected_shape:
@@ -39,11 +42,11 @@ def _upstream(dout, expected_shape: tuple, where: str) -> np.ndarray:
 # Linear: S = X W^T + b
 # ----------------------------------------------------------------------------
 class LinearCache(NamedTuple):
-    x: np.ndarray  # (N, d) input
-    W: np.ndarray  # (m, d) weights
+    x: Array  # (N, d) input
+    W: Array  # (m, d) weights
 
 
-def linear_forward(x, W, b):
+def linear_forward(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> tuple[Array, LinearCache]:
     """Affine layer, S = X W^T + b.
 
     x: (N, d) batch, W: (m, d), b: (m,)  ->  s: (N, m).
@@ -60,7 +63,8 @@ def linear_forward(x, W, b):
     return s, LinearCache(x, W)
 
 
-def linear_backward(dout, cache: LinearCache, input_grad: bool = True):
+def linear_backward(dout: ArrayLike, cache: LinearCache,
+                    input_grad: bool = True) -> tuple[Array | None, Array, Array]:
     """Gradients of S = X W^T + b.
 
     dout: (N, m) = dJ/dS  ->  dx: (N, d), dW: (m, d), db: (m,)
@@ -83,45 +87,45 @@ def linear_backward(dout, cache: LinearCache, input_grad: bool = True):
 # (the Jacobian is diag f'(s), so the product is element-wise)
 # ----------------------------------------------------------------------------
 class ReluCache(NamedTuple):
-    x: np.ndarray
+    x: Array
 
 
-def relu_forward(x):
+def relu_forward(x: ArrayLike) -> tuple[Array, ReluCache]:
     """ReLU, h = max(0, s), element-wise; any shape."""
     x = _checks.float_array(x, "x", "relu_forward")
     return np.maximum(x, 0), ReluCache(x)
 
 
-def relu_backward(dout, cache: ReluCache):
+def relu_backward(dout: ArrayLike, cache: ReluCache) -> Array:
     """dJ/ds = dJ/dh * 1[s > 0].  At s = 0 we use the subgradient 0."""
     dout = _upstream(dout, cache.x.shape, "relu_backward")
     return dout * (cache.x > 0)
 
 
 class LeakyReluCache(NamedTuple):
-    x: np.ndarray
+    x: Array
     alpha: float
 
 
-def leaky_relu_forward(x, alpha: float = 0.01):
+def leaky_relu_forward(x: ArrayLike, alpha: float = 0.01) -> tuple[Array, LeakyReluCache]:
     """Leaky ReLU, h = s if s > 0 else alpha * s, element-wise."""
     x = _checks.float_array(x, "x", "leaky_relu_forward")
     return np.where(x > 0, x, alpha * x), LeakyReluCache(x, float(alpha))
 
 
-def leaky_relu_backward(dout, cache: LeakyReluCache):
+def leaky_relu_backward(dout: ArrayLike, cache: LeakyReluCache) -> Array:
     """dJ/ds = dJ/dh * (1 if s > 0 else alpha)."""
     dout = _upstream(dout, cache.x.shape, "leaky_relu_backward")
     return dout * np.where(cache.x > 0, 1.0, cache.alpha).astype(dout.dtype)
 
 
 class EluCache(NamedTuple):
-    x: np.ndarray
-    out: np.ndarray
+    x: Array
+    out: Array
     alpha: float
 
 
-def elu_forward(x, alpha: float = 1.0):
+def elu_forward(x: ArrayLike, alpha: float = 1.0) -> tuple[Array, EluCache]:
     """ELU, h = s if s > 0 else alpha * (exp(s) - 1), element-wise.
 
     expm1 keeps accuracy for small |s|; clipping at 0 keeps exp from overflowing
@@ -132,13 +136,13 @@ def elu_forward(x, alpha: float = 1.0):
     return out, EluCache(x, out, float(alpha))
 
 
-def elu_backward(dout, cache: EluCache):
+def elu_backward(dout: ArrayLike, cache: EluCache) -> Array:
     """dJ/ds = dJ/dh * (1 if s > 0 else alpha * exp(s)), and alpha*exp(s) = h + alpha."""
     dout = _upstream(dout, cache.x.shape, "elu_backward")
     return dout * np.where(cache.x > 0, 1.0, cache.out + cache.alpha)
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: ArrayLike) -> Array:
     """sigma(s) = 1 / (1 + exp(-s)), computed without overflow for any s.
 
     For s < 0 the equivalent form exp(s) / (1 + exp(s)) is used, so exp never
@@ -149,53 +153,53 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class SigmoidCache(NamedTuple):
-    out: np.ndarray
+    out: Array
 
 
-def sigmoid_forward(x):
+def sigmoid_forward(x: ArrayLike) -> tuple[Array, SigmoidCache]:
     """Logistic sigmoid, h = sigma(s), element-wise."""
     x = _checks.float_array(x, "x", "sigmoid_forward")
     out = sigmoid(x)
     return out, SigmoidCache(out)
 
 
-def sigmoid_backward(dout, cache: SigmoidCache):
+def sigmoid_backward(dout: ArrayLike, cache: SigmoidCache) -> Array:
     """dJ/ds = dJ/dh * sigma(s) (1 - sigma(s))."""
     dout = _upstream(dout, cache.out.shape, "sigmoid_backward")
     return dout * cache.out * (1 - cache.out)
 
 
 class TanhCache(NamedTuple):
-    out: np.ndarray
+    out: Array
 
 
-def tanh_forward(x):
+def tanh_forward(x: ArrayLike) -> tuple[Array, TanhCache]:
     """Hyperbolic tangent, h = tanh(s), element-wise."""
     x = _checks.float_array(x, "x", "tanh_forward")
     out = np.tanh(x)
     return out, TanhCache(out)
 
 
-def tanh_backward(dout, cache: TanhCache):
+def tanh_backward(dout: ArrayLike, cache: TanhCache) -> Array:
     """dJ/ds = dJ/dh * (1 - tanh(s)^2)."""
     dout = _upstream(dout, cache.out.shape, "tanh_backward")
     return dout * (1 - cache.out**2)
 
 
 class SwishCache(NamedTuple):
-    x: np.ndarray
-    sig: np.ndarray  # sigma(beta * s)
+    x: Array
+    sig: Array  # sigma(beta * s)
     beta: float
 
 
-def swish_forward(x, beta: float = 1.0):
+def swish_forward(x: ArrayLike, beta: float = 1.0) -> tuple[Array, SwishCache]:
     """Swish, h = s * sigma(beta s), element-wise."""
     x = _checks.float_array(x, "x", "swish_forward")
     sig = sigmoid(beta * x)
     return x * sig, SwishCache(x, sig, float(beta))
 
 
-def swish_backward(dout, cache: SwishCache):
+def swish_backward(dout: ArrayLike, cache: SwishCache) -> Array:
     """dJ/ds = dJ/dh * (sigma(beta s) + beta s sigma(beta s) (1 - sigma(beta s)))."""
     x, sig, beta = cache
     dout = _upstream(dout, x.shape, "swish_backward")
@@ -205,17 +209,17 @@ def swish_backward(dout, cache: SwishCache):
 # ----------------------------------------------------------------------------
 # Softmax and the losses
 # ----------------------------------------------------------------------------
-def _log_softmax(s: np.ndarray) -> np.ndarray:
+def _log_softmax(s: Array) -> Array:
     """log p = s - max(s) - log sum exp(s - max(s)), row-wise: never overflows."""
     shifted = s - s.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 class SoftmaxCache(NamedTuple):
-    p: np.ndarray  # (N, C)
+    p: Array  # (N, C)
 
 
-def softmax_forward(s):
+def softmax_forward(s: ArrayLike) -> tuple[Array, SoftmaxCache]:
     """Row-wise softmax, p = exp(s) / 1^T exp(s).
 
     s: (N, C) scores -> p: (N, C), each row non-negative and summing to 1.
@@ -225,7 +229,7 @@ def softmax_forward(s):
     return p, SoftmaxCache(p)
 
 
-def softmax_backward(dout, cache: SoftmaxCache):
+def softmax_backward(dout: ArrayLike, cache: SoftmaxCache) -> Array:
     """Multiply by the softmax Jacobian dp/ds = diag(p) - p p^T, row by row.
 
     dout: (N, C) = dJ/dp  ->  dJ/ds = p * (dout - <dout, p>)   (N, C)
@@ -235,7 +239,7 @@ def softmax_backward(dout, cache: SoftmaxCache):
     return p * (dout - (dout * p).sum(axis=1, keepdims=True))
 
 
-def softmax_cross_entropy(scores, y):
+def softmax_cross_entropy(scores: ArrayLike, y: ArrayLike) -> tuple[float, Array]:
     """Mean cross-entropy of the softmax of ``scores`` against integer labels.
 
     scores: (N, C), y: (N,) ints in [0, C).
@@ -258,10 +262,10 @@ def softmax_cross_entropy(scores, y):
 
 
 class MseCache(NamedTuple):
-    diff: np.ndarray  # (N, K) prediction - target
+    diff: Array  # (N, K) prediction - target
 
 
-def mse_forward(pred, target):
+def mse_forward(pred: ArrayLike, target: ArrayLike) -> tuple[float, MseCache]:
     """Mean squared error over the batch, J = (1/N) sum_n ||yhat_n - y_n||^2.
 
     pred, target: (N, K) with identical shapes (no broadcasting).
@@ -277,31 +281,58 @@ def mse_forward(pred, target):
     return loss, MseCache(diff)
 
 
-def mse_backward(cache: MseCache, dloss: float = 1.0):
-    """dJ/dyhat = 2 (yhat - y) / N, scaled by the upstream scalar ``dloss``."""
-    return dloss * 2 * cache.diff / cache.diff.shape[0]
+def mse_backward(dout: float, cache: MseCache | None = None, *,
+                 dloss: float | None = None) -> Array:
+    """dJ/dyhat = dout * 2 (yhat - y) / N.
+
+    dout: the upstream gradient dJ/d(loss), a scalar (1 when the MSE is the cost
+    itself; 0.5 for E = mse / 2).  cache: from mse_forward.  Returns (N, K).
+    (The old order mse_backward(cache, dloss=1.0) still works, with a DeprecationWarning.)
+    """
+    if isinstance(dout, MseCache):
+        dout, cache = _old_mse_backward_order(dout, cache, dloss)
+    if not isinstance(cache, MseCache):
+        raise TypeError(f"mse_backward: cache must be the MseCache from mse_forward, "
+                        f"got {type(cache).__name__}")
+    if np.ndim(dout) != 0:
+        raise ValueError(f"mse_backward: dout = dJ/d(loss) must be a scalar (the loss is one), "
+                         f"got shape {np.shape(dout)}")
+    diff = cache.diff
+    return (float(dout) * 2 / diff.shape[0]) * diff
 
 
-def mse(pred, target):
+def _old_mse_backward_order(cache: MseCache, dout: object, dloss: float | None
+                            ) -> tuple[float, MseCache]:
+    """mse_backward(cache, dloss=1.0), the order before every backward became (dout, cache)."""
+    warnings.warn("mse_backward(cache, dloss) is deprecated: call mse_backward(dout, cache), "
+                  "in the (dout, cache) order of every backward function",
+                  DeprecationWarning, stacklevel=3)
+    if dloss is not None:
+        return float(dloss), cache
+    return (1.0 if dout is None else float(dout)), cache  # type: ignore[arg-type]
+
+
+def mse(pred: ArrayLike, target: ArrayLike) -> tuple[float, Array]:
     """MSE as one call: returns (loss, dpred); see mse_forward."""
     loss, cache = mse_forward(pred, target)
-    return loss, mse_backward(cache)
+    return loss, mse_backward(1.0, cache)
 
 
 # ----------------------------------------------------------------------------
 # Batch normalisation
 # ----------------------------------------------------------------------------
 class BatchnormCache(NamedTuple):
-    xhat: np.ndarray  # (N, D) normalised input
-    gamma: np.ndarray  # (D,)
-    inv_std: np.ndarray  # (D,) 1 / sqrt(var + eps)
+    xhat: Array  # (N, D) normalised input
+    gamma: Array  # (D,)
+    inv_std: Array  # (D,) 1 / sqrt(var + eps)
     train: bool
-    mean: np.ndarray  # (D,) statistics used (batch in training, running in test)
-    var: np.ndarray  # (D,)
+    mean: Array  # (D,) statistics used (batch in training, running in test)
+    var: Array  # (D,)
 
 
-def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, train: bool = True,
-                      running_mean=None, running_var=None):
+def batchnorm_forward(x: ArrayLike, gamma: ArrayLike, beta: ArrayLike, eps: float = 1e-5,
+                      train: bool = True, running_mean: ArrayLike | None = None,
+                      running_var: ArrayLike | None = None) -> tuple[Array, BatchnormCache]:
     """Batch normalisation of each feature (column).
 
     x: (N, D), gamma, beta: (D,) -> out: (N, D)
@@ -333,7 +364,7 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, train: bool = True,
     return out, BatchnormCache(xhat, gamma, inv_std, bool(train), mean, var)
 
 
-def batchnorm_backward(dout, cache: BatchnormCache):
+def batchnorm_backward(dout: ArrayLike, cache: BatchnormCache) -> tuple[Array, Array, Array]:
     """Gradients of batch normalisation.
 
     dout: (N, D) -> dx: (N, D), dgamma: (D,), dbeta: (D,)
@@ -359,25 +390,28 @@ def batchnorm_backward(dout, cache: BatchnormCache):
 # Dropout (inverted)
 # ----------------------------------------------------------------------------
 class DropoutCache(NamedTuple):
-    mask: np.ndarray | None  # kept / (1 - p), or None in test mode
+    mask: Array | None  # kept / (1 - p), or None in test mode
 
 
-def dropout_forward(x, p: float, rng: np.random.Generator, train: bool = True):
+def dropout_forward(x: ArrayLike, p: float, rng: Seed = None,
+                    train: bool = True) -> tuple[Array, DropoutCache]:
     """Inverted dropout: drop each unit with probability p, scale survivors by 1/(1-p).
 
     x: any shape.  E[out] = x, so test mode is the identity and needs no rescaling.
-    rng: a numpy Generator (the caller owns the randomness, see coursekit.layers.Dropout).
+    rng: a Generator (its stream advances: coursekit.layers.Dropout passes its own),
+    an int seed (the same mask every call) or None.
     """
     where = "dropout_forward"
     x = _checks.float_array(x, "x", where)
     p = _checks.probability(p, "p (the drop probability)", where)
     if not train or p == 0.0:
         return x.copy(), DropoutCache(None)
-    mask = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
+    keep = as_generator(rng).random(x.shape) >= p
+    mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
     return x * mask, DropoutCache(mask)
 
 
-def dropout_backward(dout, cache: DropoutCache):
+def dropout_backward(dout: ArrayLike, cache: DropoutCache) -> Array:
     """dJ/dx = dJ/dout * mask (the same units are dropped as in the forward pass)."""
     dout = _checks.float_array(dout, "dout", "dropout_backward")
     if cache.mask is None:

@@ -175,7 +175,7 @@ def test_mse(n, k, seed):
     assert loss == pytest.approx(float(ag_mse(p, t)), rel=TOL)
     assert_close(dp, grad(ag_mse)(p, t), "mse dpred")
     _, cache = F.mse_forward(p, t)
-    assert_close(F.mse_backward(cache, dloss=0.3), 0.3 * grad(ag_mse)(p, t), "mse_backward dloss")
+    assert_close(F.mse_backward(0.3, cache), 0.3 * grad(ag_mse)(p, t), "mse_backward dloss")
 
 
 @SETTINGS

@@ -262,3 +262,26 @@ def test_batchnorm_test_mode_needs_running_statistics():
 def test_dropout_rejects_bad_probability(p):
     with pytest.raises(ValueError, match=r"dropout_forward: p \(the drop probability\) must lie in \[0, 1\)"):
         F.dropout_forward(np.ones((2, 2)), p, np.random.default_rng(0))
+
+
+# --------------------------------------------------------------------------- API.md's signatures
+def test_mse_backward_takes_dout_first_and_scales_by_it():
+    rng = np.random.default_rng(0)
+    pred, target = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    _, cache = F.mse_forward(pred, target)
+    np.testing.assert_allclose(F.mse_backward(1.0, cache), 2 * (pred - target) / 4)
+    np.testing.assert_allclose(F.mse_backward(-0.3, cache), -0.3 * 2 * (pred - target) / 4)
+    with pytest.warns(DeprecationWarning, match=r"call mse_backward\(dout, cache\)"):
+        old = F.mse_backward(cache, dloss=0.5)
+    np.testing.assert_allclose(old, 0.5 * 2 * (pred - target) / 4)
+    with pytest.raises(ValueError, match="mse_backward: dout = dJ/d\\(loss\\) must be a scalar"):
+        F.mse_backward(np.ones((4, 3)), cache)
+
+
+@pytest.mark.parametrize("rng", [0, None, np.random.default_rng(0)])
+def test_dropout_forward_takes_any_rng(rng):
+    x = np.ones((50, 40))
+    out, cache = F.dropout_forward(x, 0.25, rng)
+    assert set(np.unique(out)) == {0.0, 1 / 0.75}
+    if isinstance(rng, int):  # a seed: the same mask every call
+        np.testing.assert_array_equal(F.dropout_forward(x, 0.25, rng)[0], out)
