@@ -34,10 +34,20 @@ from .data import standardise
 from .pca import covariance
 
 __all__ = [
-    "centre", "standardise", "min_max_scale", "covariance",
-    "pca_whitening", "zca_whitening", "cholesky_whitening", "whitening_matrix",
-    "WHITENING_METHODS", "Whitening", "fit_whitening", "whiten",
-    "shift_images", "random_shifts",
+    "WHITENING_METHODS",
+    "Whitening",
+    "centre",
+    "cholesky_whitening",
+    "covariance",
+    "fit_whitening",
+    "min_max_scale",
+    "pca_whitening",
+    "random_shifts",
+    "shift_images",
+    "standardise",
+    "whiten",
+    "whitening_matrix",
+    "zca_whitening",
 ]
 
 

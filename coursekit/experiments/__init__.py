@@ -10,7 +10,10 @@ batchnorm        batchnorm_run (running averages, train vs test mode)     chapte
 surfaces         SURFACES, run_trajectories, surface_gap (2-D optimisers) chapter 8
 decision         decision_grid (predicted class on a 2-D grid)            chapters 1, 4
 autoencoders     build_autoencoder, train_autoencoder, knn_accuracy       chapter 10
+regularisation   lasso_ista, gradient_descent_run, fit_early_stopping,    chapter 9
+                 fgsm, adversarial_fit (as the module: .regularisation)
 """
+from . import regularisation
 from .activations import ACTIVATIONS, ActivationCurves, activation_curves, check_activation
 from .autoencoders import (
     Autoencoder,
@@ -35,6 +38,7 @@ from .surfaces import (
 )
 
 __all__ = [
+    "regularisation",
     "Autoencoder", "AutoencoderHistory", "build_autoencoder", "knn_accuracy", "reconstruction_error",
     "train_autoencoder",
     "ACTIVATIONS", "ActivationCurves", "activation_curves", "check_activation",

@@ -25,6 +25,8 @@ pca           plot_pca_projection, plot_explained_variance,
               plot_eigenimages, plot_pca_reconstructions                 10
 autoencoders  plot_autoencoder_training, plot_codes,
               plot_reconstruction_rows                                   10
+regularisation  plot_gd_paths, plot_image_rows, plot_early_stopping,
+              plot_attack_accuracy, ... (as the module: .regularisation)  9
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ import warnings
 from typing import Any
 
 from .. import experiments as _experiments
+from . import regularisation
 from ._style import CLASS_COLOURS
 from .activations import plot_activation
 from .autoencoders import plot_autoencoder_training, plot_codes, plot_reconstruction_rows
@@ -45,6 +48,7 @@ from .pca import plot_eigenimages, plot_explained_variance, plot_pca_projection,
 from .surfaces import plot_trajectories
 
 __all__ = [
+    "regularisation",
     "CLASS_COLOURS",
     "plot_activation",
     "plot_autoencoder_training", "plot_codes", "plot_reconstruction_rows",
