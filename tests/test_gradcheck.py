@@ -647,3 +647,38 @@ def test_correct_layers_never_fail_on_random_shapes(name, n, d, mode, seed):
     assert report.passed, str(report)
     if name != "BatchNorm":
         assert report.worst.verdict in (gc.PASS, gc.KINK), str(report)
+
+
+# ----------------------------------------------------------------------------
+# 6. The teaching checker and the package's names
+# ----------------------------------------------------------------------------
+def test_teaching_checker_passes_a_right_gradient_and_rejects_a_wrong_one():
+    x = rand((3, 4), 101)
+    err = gc.check_gradient(lambda v: np.sum(np.tanh(v)), x, 1 - np.tanh(x) ** 2)
+    assert err < 1e-8
+    with pytest.raises(AssertionError, match="check_gradient: relative error .* is not below 1e-07"):
+        gc.check_gradient(lambda v: np.sum(np.tanh(v)), x, np.tanh(x) ** 2 - 1)
+    np.testing.assert_array_equal(x, rand((3, 4), 101))  # x restored
+
+
+def test_relative_errors_is_entrywise_and_relative_error_its_maximum():
+    a, b = np.array([1.0, 0.0, -2.0, 3.0]), np.array([1.1, 0.0, 2.0, 3.0])
+    entrywise = gc.relative_errors(a, b)
+    np.testing.assert_allclose(entrywise, [0.1 / 2.1, 0.0, 1.0, 0.0])
+    assert gc.relative_error(a, b) == entrywise.max()
+    # not normalised by the array's largest entry: a 10% error in a tiny entry shows fully
+    big_and_small, off = np.array([1e6, 1e-3]), np.array([1e6, 1.1e-3])
+    assert gc.relative_error(big_and_small, off) == pytest.approx(0.1 / 2.1)
+
+
+def test_the_teaching_module_is_short_and_the_package_keeps_every_name():
+    import inspect
+
+    from coursekit.gradcheck import simple
+    for fn in (simple.numerical_gradient, simple.relative_error, simple.check_gradient):
+        assert len(inspect.getsource(fn).splitlines()) <= 35, fn.__name__
+    api = ["numerical_gradient", "numerical_jacobian", "relative_error", "check_function",
+           "check_op", "check_layer", "check_model", "check_gradients", "GradCheckReport",
+           "GradCheckRow", "GradCheckWarning", "Thresholds", "FLOAT64_THRESHOLDS", "MODES"]
+    assert all(hasattr(gc, name) for name in api)
+    assert gc.numerical_gradient is simple.numerical_gradient  # one formula in one place
