@@ -46,9 +46,23 @@ book-assets: $(BOOK_ASSETS)
 book: install book-assets
 	$(PY) book/build.py
 
-# JupyterLab on book/: jupytext opens the .md chapters as notebooks.
-lab: install
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=book $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+# JupyterLab on book/: chapters open as notebooks (jupyter/overrides.json, installed
+# by lab-settings); build output and npm files are hidden (jupyter/jupyter_lab_config.py).
+.PHONY: lab-settings format-book
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+$(LAB_SETTINGS): jupyter/overrides.json | $(STAMP)
+	mkdir -p $(dir $@)
+	cp jupyter/overrides.json $@
+
+lab-settings: $(LAB_SETTINGS)
+
+lab: install lab-settings
+	$(VENV)/bin/jupyter lab --config=jupyter/jupyter_lab_config.py $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+# Format the chapters' code cells to the book's line length (book/format_book.py).
+format-book: install
+	$(PY) book/format_book.py
 
 # Headless Chromium for the book's browser test (tests/test_book.py).
 browser:

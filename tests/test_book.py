@@ -158,7 +158,15 @@ def run_build(book: Path, out: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Build:
-    """Build the real book once per session, shared by all xdist workers."""
+    """Build the real book once per session, shared by all xdist workers.
+
+    COURSEKIT_BOOK_BUILD=<dir>/_build reuses a build made with
+    `book/build.py --out <dir>` instead (for iterating on these tests only).
+    """
+    reuse = os.environ.get("COURSEKIT_BOOK_BUILD")
+    if reuse:
+        table = (Path(reuse) / "execution_times.txt").read_text(encoding="utf8")
+        return Build(0, "Execution time per notebook (reused build):\n" + table, Path(reuse))
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # the session's folder, common to every worker
@@ -434,3 +442,168 @@ def test_notebooks_are_stored_without_outputs():
         for cell in code_cells:
             assert cell.get("outputs", []) == [], f"{path.name} is stored with outputs"
             assert cell.get("execution_count") is None, f"{path.name} is stored with execution counts"
+
+
+# ----------------------------------------------------------------------------
+# every page, as a reader sees it: Playwright + Debian's Chromium, 1200 px wide
+# (the narrowest desktop layout: the text column is 688 px there)
+# ----------------------------------------------------------------------------
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+# Runs in the page after MathJax has typeset it. Opens every collapsed cell
+# first (hide-cell, hide-input), so hidden code is measured too.
+PAGE_REPORT_JS = r"""
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  await new Promise(r => setTimeout(r, 50));
+  const skip = 'script, style, pre, code, mjx-container, .MathJax, textarea, '
+             + 'noscript, .widget-subarea, .jupyter-widgets, svg';
+  const raw = [];
+  const tex = /\\\(|\\\)|\\\[|\\\]|\$\$|\\(frac|mathbf|partial|sum|begin|end|operatorname|left|right|lVert|top|odot|cdot|sqrt|alpha|beta|lambda|eta|epsilon)\b|\$[^$\s][^$]{0,80}\$/;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const parent = node.parentElement;
+    if (!parent || parent.closest(skip)) continue;
+    const style = getComputedStyle(parent);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    const m = node.textContent.match(tex);
+    if (m) {
+      const i = node.textContent.indexOf(m[0]);
+      raw.push(node.textContent.slice(Math.max(0, i - 40), i + 40).replace(/\s+/g, ' '));
+    }
+  }
+  const wide = [];
+  const article = document.querySelector('article.bd-article') || document.body;
+  for (const pre of article.querySelectorAll('div.highlight pre, div.cell_output pre')) {
+    if (pre.clientWidth === 0) continue;
+    if (pre.scrollWidth > pre.clientWidth + 1) {
+      const where = pre.closest('.cell_output') ? 'output' : 'code';
+      const lines = pre.textContent.split('\n');
+      const longest = lines.reduce((a, b) => (b.length > a.length ? b : a), '');
+      wide.push(`${where} ${pre.scrollWidth}px in ${pre.clientWidth}px: ${longest.trim().slice(0, 70)}`);
+    }
+  }
+  for (const eq of article.querySelectorAll('mjx-container[display="true"]')) {
+    const box = eq.parentElement.getBoundingClientRect();
+    const math = eq.querySelector('mjx-math');
+    if (!math || box.width === 0) continue;
+    const width = math.getBoundingClientRect().width;
+    if (width > box.width + 1 || eq.scrollWidth > eq.clientWidth + 1) {
+      wide.push(`equation ${Math.round(width)}px in ${Math.round(box.width)}px: `
+                + (eq.getAttribute('aria-label') || eq.textContent).slice(0, 70));
+    }
+  }
+  const errors = document.querySelectorAll('mjx-merror').length;
+  const downloads = [...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '')
+      .filter(h => h.split('?')[0].endsWith('.ipynb'));
+  return {raw, wide, errors, downloads, title: document.title};
+}
+"""
+
+
+def book_pages(build: Build) -> list[str]:
+    """Every HTML page a reader can reach: the _toc.yml pages plus search and index."""
+    return [f"{page}.html" for page in toc_files()]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium_browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        try:
+            yield chromium_browser
+        finally:
+            chromium_browser.close()
+
+
+@pytest.mark.slow
+def test_every_page_typesets_fits_and_offers_its_notebook(served_book, built_book, browser):
+    base, requests = served_book
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    problems: list[str] = []
+    for name in book_pages(built_book):
+        page.goto(f"{base}/{name}", wait_until="load")
+        report = page.evaluate(PAGE_REPORT_JS)
+        problems += [f"{name}: raw TeX in the text: ...{text}..." for text in report["raw"]]
+        problems += [f"{name}: wider than the column: {text}" for text in report["wide"]]
+        if report["errors"]:
+            problems.append(f"{name}: MathJax reported {report['errors']} TeX error(s)")
+        if "$" in report["title"] or "\\" in report["title"]:
+            problems.append(f"{name}: TeX in the page title {report['title']!r}")
+        stem = name[: -len(".html")]
+        if is_notebook(source_of(stem)):
+            links = [link for link in report["downloads"] if link.endswith(f"{stem}.ipynb")]
+            if not links:
+                problems.append(f"{name}: no .ipynb download link")
+                continue
+            response = page.request.get(f"{base}/{links[0].lstrip('/')}")
+            notebook = json.loads(response.body()) if response.ok else {}
+            outputs = [out for cell in notebook.get("cells", [])
+                       for out in cell.get("outputs", [])]
+            if not response.ok or not outputs:
+                problems.append(f"{name}: {links[0]} is missing or not executed "
+                                f"(HTTP {response.status}, {len(outputs)} outputs)")
+    page.close()
+    assert not problems, f"{len(problems)} problem(s) a reader would see:\n" + "\n".join(problems[:80])
+
+
+@pytest.mark.slow
+def test_the_book_offers_all_notebooks_in_one_archive(built_book):
+    import zipfile
+
+    require_success(built_book)
+    archive = built_book.html / "coursekit-notebooks.zip"
+    assert archive.is_file(), "coursekit-notebooks.zip was not written"
+    with zipfile.ZipFile(archive) as zipped:
+        names = [Path(name).stem for name in zipped.namelist()]
+        executed = [page for page in toc_files() if is_notebook(source_of(page))]
+        assert names == executed, f"the archive holds {names}, the book's notebooks are {executed}"
+        first = json.loads(zipped.read(zipped.namelist()[0]))
+        assert any(cell.get("outputs") for cell in first["cells"]), "notebooks are not executed"
+    preface = (built_book.html / "preface.html").read_text(encoding="utf8")
+    assert 'href="coursekit-notebooks.zip"' in preface, "the preface must link the archive"
+
+
+@pytest.mark.slow
+def test_build_report_is_for_maintainers_not_in_the_navigation(built_book):
+    require_success(built_book)
+    report = (built_book.build_dir / "execution_times.txt").read_text(encoding="utf8")
+    assert re.search(r"^preface\s+\d+\.\d\s+ok$", report, re.M), report
+    intro = (built_book.html / "intro.html").read_text(encoding="utf8")
+    assert "exec_times" not in intro and "Build report" not in intro
+
+
+@pytest.mark.slow
+def test_errata_appendix_lists_every_erratum_box_in_full(built_book):
+    sys.path.insert(0, str(BOOK / "_ext"))
+    import errata_index
+
+    require_success(built_book)
+    page = (built_book.html / "errata.html").read_text(encoding="utf8")
+    total = 0
+    for chapter in [p for p in toc_files() if p.startswith("ch")]:
+        boxes, problems = errata_index.boxes_in(source_of(chapter).read_text(encoding="utf8"), chapter)
+        assert not problems, problems
+        for box in boxes:
+            total += 1
+            assert f'href="{chapter}.html#{box.name}"' in page, f"no link to {box.name}"
+            # the box's last words are on the page: its text is complete, not cut
+            words = re.sub(r"[^A-Za-z ]", " ", box.body).split()[-4:]
+            plain = re.sub(r"<[^>]+>", " ", page)
+            assert all(word in plain for word in words), f"{box.name} is cut: {words}"
+    assert total >= 20, f"only {total} erratum boxes found"
+    assert "**" not in re.sub(r"<[^>]+>", "", page), "raw Markdown emphasis on the errata page"
