@@ -142,6 +142,13 @@ def test_plot_autoencoder_training_and_reconstruction_rows():
     np.testing.assert_allclose(ax.lines[0].get_ydata(), history.train_error)
     np.testing.assert_allclose(ax.lines[1].get_ydata(), history.val_error)
     assert ax.lines[2].get_ydata()[0] == 0.5 and ax_tracked.get_ylabel() == "angle"
+    below = min(history.train_error + history.val_error) / 2
+    fig = viz.plot_autoencoder_training(history, reference=below, excess=True)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(),
+                               np.array(history.train_error) - below)
+    assert fig.axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="excess=True needs errors above the reference"):
+        viz.plot_autoencoder_training(history, reference=10 * below, excess=True)
     Xhat = ae.forward(X, train=False)
     fig = viz.plot_reconstruction_rows(X, {"AE": Xhat}, n_examples=3, image_shape=(4, 4))
     assert len(fig.axes) == 6

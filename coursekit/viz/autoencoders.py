@@ -13,25 +13,39 @@ from .pca import _blank, _image_shape
 
 
 def plot_autoencoder_training(history: AutoencoderHistory, reference: float | None = None,
+                              excess: bool = False, reference_name: str = "reference",
                               tracked_label: str = "", title: str = "") -> Figure:
     """Left: the reconstruction error per recorded epoch (training, and validation if any),
-    with a horizontal line at ``reference`` (e.g. PCA's distortion).  Right, when the
-    history tracked a quantity: that quantity on a log scale (e.g. a principal angle).
-    Axes: [error] or [error, tracked].
+    with a dashed line at ``reference`` (e.g. PCA's distortion, reference_name="PCA").  With excess=True the
+    left panel shows error - reference on a log scale instead (how far above PCA),
+    which must then be positive.  Right, when the history tracked a quantity: that
+    quantity on a log scale (e.g. a principal angle).  Axes: [error] or [error, tracked].
     """
     tracked = np.asarray(history.tracked, dtype=np.float64)
+    curves = {"training": np.asarray(history.train_error, dtype=np.float64)}
+    if history.val_error:
+        curves["validation"] = np.asarray(history.val_error, dtype=np.float64)
+    if excess:
+        if reference is None:
+            raise ValueError("plot_autoencoder_training: excess=True needs a reference")
+        curves = {name: c - reference for name, c in curves.items()}
+        if any(np.any(c <= 0) for c in curves.values()):
+            raise ValueError("plot_autoencoder_training: excess=True needs errors above the "
+                             f"reference {reference}; plot with excess=False")
     panels = 2 if tracked.size else 1
     fig = Figure(figsize=(3.6 * panels, 3.3), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, panels))
     ax = axes[0]
-    ax.plot(history.epochs, history.train_error, label="training")
-    if history.val_error:
-        ax.plot(history.epochs, history.val_error, label="validation")
-    if reference is not None:
-        ax.axhline(reference, color="k", ls="--", lw=1, label="PCA")
+    for name, c in curves.items():
+        ax.plot(history.epochs, c, label=name)
+    if excess:
+        ax.set_yscale("log")
+        ax.set_ylabel(f"J minus {reference_name}")
+    else:
+        if reference is not None:
+            ax.axhline(reference, color="k", ls="--", lw=1, label=reference_name)
+        ax.set_ylabel("reconstruction error J")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("reconstruction error J")
-    ax.set_yscale("log")
     ax.legend(fontsize=9)
     ax.grid(alpha=0.3)
     if panels == 2:
@@ -87,7 +101,7 @@ def plot_reconstruction_rows(X, reconstructions: dict, n_examples: int = 8, imag
         if np.shape(Xhat)[1:] != X.shape[1:] or len(Xhat) < n_examples:
             raise ValueError(f"plot_reconstruction_rows: {name!r} must have shape (>= {n_examples}, "
                              f"{X.shape[1]}), got {np.shape(Xhat)}")
-    fig = Figure(figsize=(0.8 * n_examples + 1.2, 0.85 * len(rows) + 0.3), layout="constrained")
+    fig = Figure(figsize=(0.7 * n_examples + 1.2, 0.75 * len(rows) + 0.3), layout="constrained")
     axes = fig.subplots(len(rows), n_examples, squeeze=False)
     lo, hi = X.min(), X.max()
     for r, (name, images) in enumerate(rows):
