@@ -259,7 +259,12 @@ def test_figures_draw_the_given_numbers():
     fig = RV.plot_coefficients(w, {"fit": np.array([0.0, 1.0])})
     assert any("fit: 1 exact zeros" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
     fig = RV.plot_image_rows({"a": np.ones((3, 64)), "b": -np.ones((2, 64))}, captions={"a": ["x", "y", "z"]})
-    assert len(fig.axes) == 6 and fig.axes[1].get_title() == "y"
+    assert len(fig.axes) == 2 and [t.get_text() for t in fig.axes[0].texts] == ["x", "y", "z"]
+    mosaic = RV.image_mosaic(np.array([[0.0, 2.0, 4.0, 1.0], [-1.0, 1.0, 0.0, 0.5]]), image_shape=(2, 2))
+    assert mosaic.shape == (2, 5)
+    np.testing.assert_allclose(mosaic[:, :2], [[0.0, 0.5], [1.0, 0.25]])  # own scale, 0 black
+    np.testing.assert_allclose(mosaic[:, 2], 1.0)  # the white gap
+    np.testing.assert_allclose(mosaic[:, 3:], [[0.0, 1.0], [0.5, 0.75]])  # symmetric: 0 grey
     fig = RV.plot_attack_accuracy([0, 0.1], {"m": [1.0, 0.5]})
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [1.0, 0.5])
     fig = RV.plot_grouped_bars(["clean", "shifted"], {"m": [0.9, 0.5]})

@@ -19,6 +19,54 @@ def _blank(ax) -> None:
     ax.set_yticks([])
 
 
+def _box(ax, xy, text, colour="#fef3e0"):
+    return ax.text(*xy, text, ha="center", va="center", fontsize=_FONT,
+                   bbox=dict(boxstyle="round,pad=0.35", fc=colour, ec="0.3"))
+
+
+def _connect(ax, a, b, colour="0.35", rad=0.0) -> None:
+    """An arrow from text box a to text box b, clipped at both boxes."""
+    ax.annotate("", xy=b.get_position(), xytext=a.get_position(),
+                arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.0, shrinkA=1, shrinkB=1,
+                                patchA=a.get_bbox_patch(), patchB=b.get_bbox_patch(),
+                                connectionstyle=f"arc3,rad={rad}"))
+
+
+def plot_penalty_graph(data_grad: float, penalty_grad: float, lam: float) -> Figure:
+    """The graph of a cost with weight decay, seen from one weight w.
+
+    Forward (grey, straight): w feeds the prediction and the loss, and separately the
+    penalty R = sum w^2, scaled by lam; both meet in J.  Backward (red, curved): the
+    gradient that reaches w along each path, data_grad and penalty_grad = 2 lam w;
+    the box of w shows their sum.
+    """
+    fig = Figure(figsize=(6.4, 2.8), layout="constrained")
+    ax = fig.subplots()
+    ax.set_xlim(-0.6, 5.3)
+    ax.set_ylim(-0.55, 1.75)
+    ax.set_axis_off()
+    box = {
+        "w": _box(ax, (0.0, 0.5), f"w\ngrad {data_grad + penalty_grad:.3g}", "#e8f0fe"),
+        "x": _box(ax, (0.0, 1.45), "x (data)", "#e8f0fe"),
+        "s": _box(ax, (1.6, 1.15), "prediction\ns = w x + ..."),
+        "loss": _box(ax, (3.1, 1.15), "loss l(s, y)"),
+        "R": _box(ax, (1.6, -0.15), "penalty\nR = sum w^2"),
+        "lamR": _box(ax, (3.1, -0.15), f"lambda R\n(lambda = {lam:g})"),
+        "J": _box(ax, (4.6, 0.5), "J = l + lambda R"),
+    }
+    fig.canvas.draw()  # the boxes need their size before arrows are clipped at them
+    for a, b in (("x", "s"), ("w", "s"), ("s", "loss"), ("loss", "J"), ("w", "R"), ("R", "lamR"),
+                 ("lamR", "J")):
+        _connect(ax, box[a], box[b])
+    _connect(ax, box["s"], box["w"], colour="tab:red", rad=-0.3)
+    _connect(ax, box["R"], box["w"], colour="tab:red", rad=0.3)
+    ax.text(1.25, 0.72, f"data path: {data_grad:.3g}", color="tab:red", fontsize=_FONT,
+            ha="left", va="center")
+    ax.text(1.25, 0.3, f"penalty path: 2 lambda w = {penalty_grad:.3g}", color="tab:red",
+            fontsize=_FONT, ha="left", va="center")
+    return fig
+
+
 def plot_coefficients(w_true, fits: dict, title: str = "") -> Figure:
     """Each coefficient w_j against its index j: the true weights and one marker series per fit.
 
@@ -77,8 +125,8 @@ def plot_gd_paths(runs: dict, title: str = "") -> Figure:
         ax.plot(run.path[:, 0], run.path[:, 1], ".-", color="tab:red", ms=2, lw=0.8)
         ax.plot(*run.w_star, "k*", ms=9)
         ax.set_aspect("equal")
-        steps = run.steps if run.steps is not None else f"> {len(run.path) - 1}"
-        ax.set_title(f"{name}\nkappa = {run.kappa:.3g}, {steps} steps", fontsize=_FONT)
+        steps = run.steps if run.steps is not None else f"more than {len(run.path) - 1}"
+        ax.set_title(f"{name}\nkappa = {run.kappa:.3g}, steps: {steps}", fontsize=_FONT)
         ax.set_xlabel("w1", fontsize=_FONT)
         ax.tick_params(labelsize=_FONT - 1)
     axes[0].set_ylabel("w2", fontsize=_FONT)
@@ -87,32 +135,51 @@ def plot_gd_paths(runs: dict, title: str = "") -> Figure:
     return fig
 
 
+def _tile(img: np.ndarray) -> np.ndarray:
+    """An image on its own grey scale in [0, 1]: 0 maps to black for a non-negative
+    image and to mid-grey for an image with negative pixels (symmetric about 0)."""
+    lim = float(np.abs(img).max()) or 1.0
+    return img / lim if img.min() >= 0 else (img / lim + 1) / 2
+
+
+def image_mosaic(images, image_shape=(8, 8), gap: int = 1) -> np.ndarray:
+    """Images side by side, each on its own grey scale, separated by ``gap`` white columns.
+
+    images: (n, H*W) -> (H, n*W + (n-1)*gap) with values in [0, 1].
+    """
+    h, w = image_shape
+    tiles = [_tile(np.asarray(img, dtype=np.float64).reshape(h, w)) for img in images]
+    row = np.ones((h, len(tiles) * (w + gap) - gap))
+    for c, tile in enumerate(tiles):
+        row[:, c * (w + gap): c * (w + gap) + w] = tile
+    return row
+
+
 def plot_image_rows(rows: dict, image_shape=(8, 8), captions: dict | None = None,
                     title: str = "") -> Figure:
-    """A grid of images: one row per entry of ``rows`` (label -> (n, H*W)), n columns.
+    """A grid of images: one row per entry of ``rows`` (label -> (n, H*W)), side by side.
 
-    Each image gets its own grey scale (symmetric about 0 when it has negative
-    pixels, as whitened images do), white = large, black = small.  captions:
-    label -> n short strings written above that row's images.
+    Each image gets its own grey scale (symmetric about 0, mid-grey, when it has
+    negative pixels, as whitened images do), white = large, black = small.
+    captions: label -> n short strings written above that row's images.
+    One axis per row, whose image is image_mosaic(rows[label]).
     """
     labels = list(rows)
-    n = max(len(v) for v in rows.values())
-    height = 0.8 * len(labels) + 0.4 + (0.2 * len(captions) if captions else 0.0)
+    h, w = image_shape
+    height = 0.8 * len(labels) + 0.3 + (0.2 * len(captions) if captions else 0.0)
     fig = Figure(figsize=(6.4, height), layout="constrained")
-    axes = fig.subplots(len(labels), n, squeeze=False)
-    for r, label in enumerate(labels):
-        images = np.asarray(rows[label], dtype=np.float64)
-        for c in range(n):
-            ax = axes[r, c]
-            _blank(ax)
-            if c < len(images):
-                img = images[c].reshape(image_shape)
-                lim = np.abs(img).max() or 1.0
-                lo = 0.0 if img.min() >= 0 else -lim
-                ax.imshow(img, cmap="gray", vmin=lo, vmax=lim, interpolation="nearest")
-                if captions and label in captions:
-                    ax.set_title(captions[label][c], fontsize=_FONT - 1, pad=2)
-        axes[r, 0].set_ylabel(label, fontsize=_FONT, rotation=0, ha="right", va="center")
+    axes = fig.subplots(len(labels), 1, squeeze=False)[:, 0]
+    for ax, label in zip(axes, labels):
+        ax.imshow(image_mosaic(rows[label], image_shape), cmap="gray", vmin=0, vmax=1,
+                  interpolation="nearest")
+        _blank(ax)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_ylabel(label, fontsize=_FONT, rotation=0, ha="right", va="center")
+        if captions and label in captions:
+            for c, text in enumerate(captions[label]):
+                ax.text(c * (w + 1) + (w - 1) / 2, -0.8, text, ha="center", va="bottom",
+                        fontsize=_FONT - 1)
     if title:
         fig.suptitle(title, fontsize=_FONT + 1)
     return fig
@@ -123,11 +190,16 @@ def plot_whitening_spectrum(eigenvalues, output_variances: dict) -> Figure:
 
     eigenvalues: (D,) lambda_i; output_variances: eps -> (D,) measured variances of the
     whitened data along u_i.  Lines: the predicted lambda / (lambda + eps); markers: measured.
+    Directions without variance (lambda_i <= 1e-12 lambda_max, constant features) cannot
+    be drawn on the log axis and are left out.
     """
     lam = np.asarray(eigenvalues, dtype=np.float64)
+    keep = lam > 1e-12 * lam.max()
+    lam = lam[keep]
+    output_variances = {eps: np.asarray(var)[keep] for eps, var in output_variances.items()}
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     ax = fig.subplots()
-    grid = np.geomspace(max(lam[lam > 0].min(), 1e-8) / 3, lam.max() * 3, 200)
+    grid = np.geomspace(lam.min() / 3, lam.max() * 3, 200)
     for k, (eps, var) in enumerate(output_variances.items()):
         ax.plot(grid, grid / (grid + eps), color=f"C{k}", lw=1, label=f"eps = {eps:g}: lambda / (lambda + eps)")
         ax.plot(lam, var, "o", color=f"C{k}", ms=3)
