@@ -47,8 +47,14 @@ from coursekit import losses
 
 # the planted bugs are shared with the tests, which prove each one is caught
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from planted_bugs import (NoMeanTermBatchNorm, OneWrongBiasLinear, SignErrorReLU,  # noqa: E402
-                          SumNotMeanCrossEntropy, TransposedLinear, penalty_without_gradient)
+from planted_bugs import (
+    NoMeanTermBatchNorm,
+    OneWrongBiasLinear,
+    SignErrorReLU,
+    SumNotMeanCrossEntropy,
+    TransposedLinear,
+    penalty_without_gradient,
+)
 
 BATCH, HIDDEN, CLASSES, PIXELS = 64, 110, 10, 784
 L2 = 1e-3

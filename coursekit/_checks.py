@@ -7,12 +7,16 @@ silently; these checks stop that early, with a message a student can act on.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from ._types import Array
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
 
-def float_array(x, name: str, where: str) -> np.ndarray:
+def float_array(x: Any, name: str, where: str) -> Array:
     """Return ``x`` as an ndarray, requiring a float32 or float64 dtype.
 
     Integers would truncate gradients and float16 loses too many digits for a
@@ -27,7 +31,7 @@ def float_array(x, name: str, where: str) -> np.ndarray:
     return arr
 
 
-def batch(x, name: str, where: str, features: int | None = None) -> np.ndarray:
+def batch(x: Any, name: str, where: str, features: int | None = None) -> Array:
     """Return ``x`` as a float batch of shape (N, D), optionally with D == ``features``."""
     arr = float_array(x, name, where)
     if arr.ndim != 2:
@@ -45,7 +49,7 @@ def batch(x, name: str, where: str, features: int | None = None) -> np.ndarray:
     return arr
 
 
-def shape(x, expected: tuple, name: str, where: str) -> np.ndarray:
+def shape(x: Any, expected: tuple[int, ...], name: str, where: str) -> Array:
     """Return ``x`` (a float array) after checking it has exactly ``expected`` shape."""
     arr = float_array(x, name, where)
     if arr.shape != tuple(expected):
@@ -55,7 +59,7 @@ def shape(x, expected: tuple, name: str, where: str) -> np.ndarray:
     return arr
 
 
-def finite(x: np.ndarray, name: str, where: str) -> np.ndarray:
+def finite(x: Array, name: str, where: str) -> Array:
     """Raise if ``x`` holds NaN or inf (a loss of NaN teaches nothing)."""
     if not np.all(np.isfinite(x)):
         bad = np.argwhere(~np.isfinite(x))[0]
@@ -66,7 +70,7 @@ def finite(x: np.ndarray, name: str, where: str) -> np.ndarray:
     return x
 
 
-def labels(y, n: int, num_classes: int, where: str) -> np.ndarray:
+def labels(y: Any, n: int, num_classes: int, where: str) -> Array:
     """Return integer class labels of shape (n,) with values in [0, num_classes)."""
     arr = np.asarray(y)
     if arr.dtype.kind not in "iu":
@@ -95,7 +99,7 @@ def probability(p: float, name: str, where: str, allow_one: bool = False) -> flo
     return p
 
 
-def same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str], where: str) -> None:
+def same_shape(a: Array, b: Array, names: tuple[str, str], where: str) -> None:
     """Raise unless ``a`` and ``b`` have identical shapes (no broadcasting)."""
     if a.shape != b.shape:
         raise ValueError(

@@ -1,10 +1,12 @@
 """One rule for randomness: every function that draws numbers takes ``rng``."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
-def as_generator(rng) -> np.random.Generator:
+def as_generator(rng: Any) -> np.random.Generator:
     """Turn ``rng`` (a Generator, an int seed or None) into a numpy Generator.
 
     A Generator is used as it is, so the caller's stream advances; an int gives a

@@ -1,7 +1,7 @@
 """Type aliases shared by the library's annotations (no runtime behaviour)."""
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -12,5 +12,5 @@ Array = npt.NDArray[Any]
 ArrayLike = npt.ArrayLike
 """Anything np.asarray accepts; the functions check dtype and shape themselves."""
 
-Seed = Union[np.random.Generator, int, None]
+Seed = np.random.Generator | int | None
 """What every function that draws random numbers takes as ``rng``."""

@@ -32,6 +32,9 @@ Expressions written with the module functions ``exp``, ``log``, ``tanh``,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
+
+Number = float | int
 
 
 def _sigmoid(x: float) -> float:
@@ -50,7 +53,8 @@ class Value:
     for each parent (same order); op: the operation's label ("+", "*", "tanh", ...).
     """
 
-    def __init__(self, data, parents=(), local_grads=(), op="", label=""):
+    def __init__(self, data: Number, parents: Iterable[Value] = (), local_grads: Iterable[Number] = (),
+                 op: str = "", label: str = "") -> None:
         self.data = float(data)
         self.grad = 0.0
         self.parents = tuple(parents)
@@ -58,74 +62,74 @@ class Value:
         self.op = op
         self.label = label
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         name = f"{self.label}: " if self.label else ""
         return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
 
     # -- arithmetic: each returns a new node with its local derivatives ----------
-    def __add__(self, other):
+    def __add__(self, other: Value | Number) -> Value:
         other = _as_value(other)
         return Value(self.data + other.data, (self, other), (1.0, 1.0), "+")
 
-    def __mul__(self, other):
+    def __mul__(self, other: Value | Number) -> Value:
         other = _as_value(other)
         return Value(self.data * other.data, (self, other), (other.data, self.data), "*")
 
-    def __pow__(self, k):
+    def __pow__(self, k: Number) -> Value:
         if isinstance(k, (Value, Dual)):
             raise TypeError("Value ** k: only a constant (int or float) exponent is supported")
         k = float(k)
         return Value(self.data**k, (self,), (k * self.data ** (k - 1),), f"**{k:g}")
 
-    def __neg__(self):
+    def __neg__(self) -> Value:
         return Value(-self.data, (self,), (-1.0,), "neg")
 
-    def __sub__(self, other):
+    def __sub__(self, other: Value | Number) -> Value:
         other = _as_value(other)
         return Value(self.data - other.data, (self, other), (1.0, -1.0), "-")
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: Value | Number) -> Value:
         other = _as_value(other)
         # d(x/y)/dx = 1/y,  d(x/y)/dy = -x/y^2
         return Value(self.data / other.data, (self, other),
                      (1.0 / other.data, -self.data / other.data**2), "/")
 
-    def __radd__(self, other):
+    def __radd__(self, other: Value | Number) -> Value:
         return _as_value(other) + self
 
-    def __rmul__(self, other):
+    def __rmul__(self, other: Value | Number) -> Value:
         return _as_value(other) * self
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: Value | Number) -> Value:
         return _as_value(other) - self
 
-    def __rtruediv__(self, other):
+    def __rtruediv__(self, other: Value | Number) -> Value:
         return _as_value(other) / self
 
     # -- elementary functions ------------------------------------------------------
-    def exp(self):
+    def exp(self) -> Value:
         e = math.exp(self.data)
         return Value(e, (self,), (e,), "exp")
 
-    def log(self):
+    def log(self) -> Value:
         if self.data <= 0:
             raise ValueError(f"Value.log: needs a positive argument, got {self.data}")
         return Value(math.log(self.data), (self,), (1.0 / self.data,), "log")
 
-    def tanh(self):
+    def tanh(self) -> Value:
         t = math.tanh(self.data)
         return Value(t, (self,), (1.0 - t * t,), "tanh")
 
-    def sigmoid(self):
+    def sigmoid(self) -> Value:
         s = _sigmoid(self.data)
         return Value(s, (self,), (s * (1.0 - s),), "sigmoid")
 
-    def relu(self):
+    def relu(self) -> Value:
         # subgradient 0 at 0, as in coursekit.functional.relu_backward
         return Value(max(self.data, 0.0), (self,), (1.0 if self.data > 0 else 0.0,), "relu")
 
     # -- reverse accumulation -----------------------------------------------------
-    def backward(self):
+    def backward(self) -> None:
         """Fill .grad of every node of the graph with d(self)/d(node).
 
         Grads are reset first (so calling backward twice gives the same result),
@@ -142,7 +146,7 @@ class Value:
                 parent.grad += local * node.grad
 
 
-def _as_value(x) -> Value:
+def _as_value(x: Scalar | int) -> Value:
     if isinstance(x, Value):
         return x
     if isinstance(x, Dual):
@@ -156,7 +160,8 @@ def topological_order(root: Value) -> list[Value]:
     Depth-first search with an explicit stack (deep graphs would overflow
     Python's recursion limit); a node is appended when all its parents are done.
     """
-    order, done = [], set()
+    order: list[Value] = []
+    done: set[int] = set()
     stack = [(root, False)]
     while stack:
         node, parents_done = stack.pop()
@@ -181,71 +186,75 @@ class Dual:
     as the computation goes forward.
     """
 
-    def __init__(self, val, dot=0.0):
+    def __init__(self, val: Number, dot: Number = 0.0) -> None:
         self.val, self.dot = float(val), float(dot)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Dual(val={self.val:.6g}, dot={self.dot:.6g})"
 
-    def __add__(self, o):
+    def __add__(self, o: Dual | Number) -> Dual:
         o = _as_dual(o)
         return Dual(self.val + o.val, self.dot + o.dot)
 
-    def __sub__(self, o):
+    def __sub__(self, o: Dual | Number) -> Dual:
         o = _as_dual(o)
         return Dual(self.val - o.val, self.dot - o.dot)
 
-    def __mul__(self, o):
+    def __mul__(self, o: Dual | Number) -> Dual:
         o = _as_dual(o)
         return Dual(self.val * o.val, self.dot * o.val + self.val * o.dot)
 
-    def __truediv__(self, o):
+    def __truediv__(self, o: Dual | Number) -> Dual:
         o = _as_dual(o)
         return Dual(self.val / o.val, (self.dot * o.val - self.val * o.dot) / o.val**2)
 
-    def __pow__(self, k):
+    def __pow__(self, k: Number) -> Dual:
         if isinstance(k, (Value, Dual)):
             raise TypeError("Dual ** k: only a constant (int or float) exponent is supported")
         k = float(k)
         return Dual(self.val**k, k * self.val ** (k - 1) * self.dot)
 
-    def __neg__(self):
+    def __neg__(self) -> Dual:
         return Dual(-self.val, -self.dot)
 
-    def __radd__(self, o):
+    def __radd__(self, o: Dual | Number) -> Dual:
         return _as_dual(o) + self
 
-    def __rsub__(self, o):
+    def __rsub__(self, o: Dual | Number) -> Dual:
         return _as_dual(o) - self
 
-    def __rmul__(self, o):
+    def __rmul__(self, o: Dual | Number) -> Dual:
         return _as_dual(o) * self
 
-    def __rtruediv__(self, o):
+    def __rtruediv__(self, o: Dual | Number) -> Dual:
         return _as_dual(o) / self
 
-    def exp(self):
+    def exp(self) -> Dual:
         e = math.exp(self.val)
         return Dual(e, e * self.dot)
 
-    def log(self):
+    def log(self) -> Dual:
         if self.val <= 0:
             raise ValueError(f"Dual.log: needs a positive argument, got {self.val}")
         return Dual(math.log(self.val), self.dot / self.val)
 
-    def tanh(self):
+    def tanh(self) -> Dual:
         t = math.tanh(self.val)
         return Dual(t, (1.0 - t * t) * self.dot)
 
-    def sigmoid(self):
+    def sigmoid(self) -> Dual:
         s = _sigmoid(self.val)
         return Dual(s, s * (1.0 - s) * self.dot)
 
-    def relu(self):
+    def relu(self) -> Dual:
         return Dual(max(self.val, 0.0), self.dot if self.val > 0 else 0.0)
 
 
-def _as_dual(x) -> Dual:
+Scalar = float | Value | Dual
+"""What the module functions exp, log, tanh, sigmoid and relu accept and return."""
+
+
+def _as_dual(x: Scalar | int) -> Dual:
     if isinstance(x, Dual):
         return x
     if isinstance(x, Value):
@@ -253,7 +262,7 @@ def _as_dual(x) -> Dual:
     return Dual(x, 0.0)  # a constant: derivative 0
 
 
-def forward_gradient(f, inputs) -> list[float]:
+def forward_gradient(f: Callable[..., Scalar], inputs: Sequence[Number]) -> list[float]:
     """Gradient of the scalar function ``f(*inputs)`` by forward mode.
 
     One pass per input i, seeding dot = 1 on input i and 0 on the others, so a
@@ -266,7 +275,7 @@ def forward_gradient(f, inputs) -> list[float]:
     return grads
 
 
-def reverse_gradient(f, inputs) -> list[float]:
+def reverse_gradient(f: Callable[..., Scalar], inputs: Sequence[Number]) -> list[float]:
     """Gradient of the scalar function ``f(*inputs)`` by one reverse-mode pass."""
     values = [Value(x) for x in inputs]
     out = f(*values)
@@ -278,21 +287,21 @@ def reverse_gradient(f, inputs) -> list[float]:
 
 # Functions that work on floats, Values and Duals alike, so one expression
 # (say lambda a, b: tanh(a * b)) can be evaluated and differentiated both ways.
-def exp(x):
+def exp(x: Scalar | int) -> Scalar:
     return x.exp() if isinstance(x, (Value, Dual)) else math.exp(x)
 
 
-def log(x):
+def log(x: Scalar | int) -> Scalar:
     return x.log() if isinstance(x, (Value, Dual)) else math.log(x)
 
 
-def tanh(x):
+def tanh(x: Scalar | int) -> Scalar:
     return x.tanh() if isinstance(x, (Value, Dual)) else math.tanh(x)
 
 
-def sigmoid(x):
+def sigmoid(x: Scalar | int) -> Scalar:
     return x.sigmoid() if isinstance(x, (Value, Dual)) else _sigmoid(x)
 
 
-def relu(x):
+def relu(x: Scalar | int) -> Scalar:
     return x.relu() if isinstance(x, (Value, Dual)) else max(float(x), 0.0)

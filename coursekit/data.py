@@ -212,7 +212,7 @@ def train_val_test_split(X, y, fractions=(0.7, 0.15, 0.15), rng=None, stratify: 
         groups = [np.flatnonzero(y == c) for c in np.unique(y)]
     else:
         groups = [np.arange(len(y))]
-    parts = [[], [], []]
+    parts: list[list[np.ndarray]] = [[], [], []]
     for rows in groups:
         rows = gen.permutation(rows)
         start = 0

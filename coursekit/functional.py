@@ -18,7 +18,7 @@ Arrays may be float32 or float64; outputs keep the input's dtype.
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -116,7 +116,8 @@ def leaky_relu_forward(x: ArrayLike, alpha: float = 0.01) -> tuple[Array, LeakyR
 def leaky_relu_backward(dout: ArrayLike, cache: LeakyReluCache) -> Array:
     """dJ/ds = dJ/dh * (1 if s > 0 else alpha)."""
     dout = _upstream(dout, cache.x.shape, "leaky_relu_backward")
-    return dout * np.where(cache.x > 0, 1.0, cache.alpha).astype(dout.dtype)
+    ds: Array = dout * np.where(cache.x > 0, 1.0, cache.alpha).astype(dout.dtype)
+    return ds
 
 
 class EluCache(NamedTuple):
@@ -148,8 +149,10 @@ def sigmoid(x: ArrayLike) -> Array:
     For s < 0 the equivalent form exp(s) / (1 + exp(s)) is used, so exp never
     sees a large positive argument.
     """
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    s = np.asarray(x)
+    e = np.exp(-np.abs(s))
+    sig: Array = np.where(s >= 0, 1 / (1 + e), e / (1 + e))
+    return sig
 
 
 class SigmoidCache(NamedTuple):
@@ -166,7 +169,8 @@ def sigmoid_forward(x: ArrayLike) -> tuple[Array, SigmoidCache]:
 def sigmoid_backward(dout: ArrayLike, cache: SigmoidCache) -> Array:
     """dJ/ds = dJ/dh * sigma(s) (1 - sigma(s))."""
     dout = _upstream(dout, cache.out.shape, "sigmoid_backward")
-    return dout * cache.out * (1 - cache.out)
+    ds: Array = dout * cache.out * (1 - cache.out)
+    return ds
 
 
 class TanhCache(NamedTuple):
@@ -183,7 +187,8 @@ def tanh_forward(x: ArrayLike) -> tuple[Array, TanhCache]:
 def tanh_backward(dout: ArrayLike, cache: TanhCache) -> Array:
     """dJ/ds = dJ/dh * (1 - tanh(s)^2)."""
     dout = _upstream(dout, cache.out.shape, "tanh_backward")
-    return dout * (1 - cache.out**2)
+    ds: Array = dout * (1 - cache.out**2)
+    return ds
 
 
 class SwishCache(NamedTuple):
@@ -203,7 +208,8 @@ def swish_backward(dout: ArrayLike, cache: SwishCache) -> Array:
     """dJ/ds = dJ/dh * (sigma(beta s) + beta s sigma(beta s) (1 - sigma(beta s)))."""
     x, sig, beta = cache
     dout = _upstream(dout, x.shape, "swish_backward")
-    return dout * (sig + beta * x * sig * (1 - sig))
+    ds: Array = dout * (sig + beta * x * sig * (1 - sig))
+    return ds
 
 
 # ----------------------------------------------------------------------------
@@ -212,7 +218,8 @@ def swish_backward(dout: ArrayLike, cache: SwishCache) -> Array:
 def _log_softmax(s: Array) -> Array:
     """log p = s - max(s) - log sum exp(s - max(s)), row-wise: never overflows."""
     shifted = s - s.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_p: Array = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return log_p
 
 
 class SoftmaxCache(NamedTuple):
@@ -236,7 +243,8 @@ def softmax_backward(dout: ArrayLike, cache: SoftmaxCache) -> Array:
     """
     p = cache.p
     dout = _upstream(dout, p.shape, "softmax_backward")
-    return p * (dout - (dout * p).sum(axis=1, keepdims=True))
+    ds: Array = p * (dout - (dout * p).sum(axis=1, keepdims=True))
+    return ds
 
 
 def softmax_cross_entropy(scores: ArrayLike, y: ArrayLike) -> tuple[float, Array]:
@@ -298,10 +306,11 @@ def mse_backward(dout: float, cache: MseCache | None = None, *,
         raise ValueError(f"mse_backward: dout = dJ/d(loss) must be a scalar (the loss is one), "
                          f"got shape {np.shape(dout)}")
     diff = cache.diff
-    return (float(dout) * 2 / diff.shape[0]) * diff
+    dpred: Array = (float(dout) * 2 / diff.shape[0]) * diff
+    return dpred
 
 
-def _old_mse_backward_order(cache: MseCache, dout: object, dloss: float | None
+def _old_mse_backward_order(cache: MseCache, dout: Any, dloss: float | None
                             ) -> tuple[float, MseCache]:
     """mse_backward(cache, dloss=1.0), the order before every backward became (dout, cache)."""
     warnings.warn("mse_backward(cache, dloss) is deprecated: call mse_backward(dout, cache), "
@@ -309,7 +318,7 @@ def _old_mse_backward_order(cache: MseCache, dout: object, dloss: float | None
                   DeprecationWarning, stacklevel=3)
     if dloss is not None:
         return float(dloss), cache
-    return (1.0 if dout is None else float(dout)), cache  # type: ignore[arg-type]
+    return (1.0 if dout is None else float(dout)), cache
 
 
 def mse(pred: ArrayLike, target: ArrayLike) -> tuple[float, Array]:
@@ -415,7 +424,7 @@ def dropout_backward(dout: ArrayLike, cache: DropoutCache) -> Array:
     """dJ/dx = dJ/dout * mask (the same units are dropped as in the forward pass)."""
     dout = _checks.float_array(dout, "dout", "dropout_backward")
     if cache.mask is None:
-        return dout.copy()
+        return np.array(dout, copy=True)
     if dout.shape != cache.mask.shape:
         raise ValueError(
             f"dropout_backward: dout must have the shape of the forward output "

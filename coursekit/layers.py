@@ -15,7 +15,7 @@ The mathematics lives in coursekit.functional; a layer only remembers state.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, NamedTuple
 
@@ -313,29 +313,29 @@ class Sequential(Layer):
     def __getitem__(self, i: int) -> Layer:
         return self.layers[i]
 
-    @property  # type: ignore[override]  # a view of the layers' dicts, not an attribute
+    @property  # a view of the layers' dicts, not an attribute of its own
     def params(self) -> dict[str, Array]:
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
 
     @params.setter
-    def params(self, values: dict[str, ArrayLike]) -> None:
+    def params(self, values: Mapping[str, ArrayLike]) -> None:
         """Copy ``values`` into the layers' parameter arrays (same keys, same shapes)."""
         own = self.params
-        if not isinstance(values, dict) or set(values) != set(own):
-            keys = sorted(values) if isinstance(values, dict) else type(values).__name__
+        if not isinstance(values, Mapping) or set(values) != set(own):
+            keys = sorted(values) if isinstance(values, Mapping) else type(values).__name__
             raise ValueError(
                 f"Sequential.params: expected a dict with exactly the keys {sorted(own)}, got {keys}; "
                 "the parameters are the layers' arrays, so only their values can be replaced"
             )
-        for key, value in values.items():
-            value = np.asarray(value)
+        arrays = {key: np.asarray(value) for key, value in values.items()}
+        for key, value in arrays.items():
             if value.shape != own[key].shape:
                 raise ValueError(f"Sequential.params: expected {key!r} of shape {own[key].shape}, "
                                  f"got {value.shape}")
-        for key, value in values.items():
+        for key, value in arrays.items():
             own[key][...] = value
 
-    @property  # type: ignore[override]  # a view of the layers' dicts, not an attribute
+    @property  # a view of the layers' dicts, not an attribute of its own
     def grads(self) -> dict[str, Array]:
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
 

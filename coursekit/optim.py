@@ -52,18 +52,19 @@ State = dict[str, Any]
 _RUNNING = ("v", "r", "s", "t")
 
 
-def _arrays(w, dw, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(w: ArrayLike, dw: ArrayLike, where: str) -> tuple[Array, Array]:
     """Return (w, dw) as float arrays after checking that their shapes agree."""
-    w = _checks.float_array(w, "w", where)
-    dw = _checks.float_array(dw, "dw", where)
-    if w.shape != dw.shape:
+    w_arr = _checks.float_array(w, "w", where)
+    dw_arr = _checks.float_array(dw, "dw", where)
+    if w_arr.shape != dw_arr.shape:
         raise ValueError(
-            f"{where}: the gradient dw must have the shape of w {w.shape}, got {dw.shape}"
+            f"{where}: the gradient dw must have the shape of w {w_arr.shape}, got {dw_arr.shape}"
         )
-    return w, dw
+    return w_arr, dw_arr
 
 
-def _read_state(state, defaults: dict, running: tuple, where: str) -> dict:
+def _read_state(state: State | None, defaults: dict[str, float], running: tuple[str, ...],
+                where: str) -> State:
     """Copy ``state``, fill missing hyper-parameters from ``defaults`` and check them.
 
     Raises on keys the rule does not know (a typo such as "learning_rate" would
@@ -97,7 +98,7 @@ def _read_state(state, defaults: dict, running: tuple, where: str) -> dict:
     return out
 
 
-def _running(state: dict, key: str, w: np.ndarray, where: str) -> np.ndarray:
+def _running(state: State, key: str, w: Array, where: str) -> Array:
     """The running array ``state[key]`` (zeros on the first step), checked against w."""
     value = state.get(key)
     if value is None:
@@ -114,7 +115,8 @@ def _running(state: dict, key: str, w: np.ndarray, where: str) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # The update rules
 # ----------------------------------------------------------------------------
-def sgd_update(w, dw, state=None, out=None):
+def sgd_update(w: ArrayLike, dw: ArrayLike, state: State | None = None,
+               out: Array | None = None) -> tuple[Array, State]:
     """Plain (stochastic) gradient descent.
 
         w <- w - lr * g
@@ -127,7 +129,8 @@ def sgd_update(w, dw, state=None, out=None):
     return np.subtract(w, state["lr"] * dw, out=out), state
 
 
-def momentum_update(w, dw, state=None, out=None):
+def momentum_update(w: ArrayLike, dw: ArrayLike, state: State | None = None,
+                    out: Array | None = None) -> tuple[Array, State]:
     """Gradient descent with (heavy-ball) momentum, in the lecture's form.
 
         v <- momentum * v - lr * g
@@ -146,7 +149,8 @@ def momentum_update(w, dw, state=None, out=None):
     return np.add(w, v, out=out), state
 
 
-def nesterov_update(w, dw, state=None, out=None):
+def nesterov_update(w: ArrayLike, dw: ArrayLike, state: State | None = None,
+                    out: Array | None = None) -> tuple[Array, State]:
     """Nesterov momentum in the practical "look-ahead" form (Bengio et al., 2013).
 
     Nesterov's method evaluates the gradient at the look-ahead point w + momentum * v.
@@ -168,7 +172,8 @@ def nesterov_update(w, dw, state=None, out=None):
     return np.subtract(w + state["momentum"] * v, step, out=out), state
 
 
-def adagrad_update(w, dw, state=None, out=None):
+def adagrad_update(w: ArrayLike, dw: ArrayLike, state: State | None = None,
+                   out: Array | None = None) -> tuple[Array, State]:
     """AdaGrad: each coordinate's step is scaled by its whole gradient history.
 
         r <- r + g * g
@@ -186,7 +191,8 @@ def adagrad_update(w, dw, state=None, out=None):
     return np.subtract(w, state["lr"] * dw / (np.sqrt(r) + state["eps"]), out=out), state
 
 
-def rmsprop_update(w, dw, state=None, out=None):
+def rmsprop_update(w: ArrayLike, dw: ArrayLike, state: State | None = None,
+                   out: Array | None = None) -> tuple[Array, State]:
     """RMSProp: AdaGrad with an exponentially decaying average instead of a sum.
 
         r <- rho * r + (1 - rho) * g * g
@@ -206,7 +212,8 @@ def rmsprop_update(w, dw, state=None, out=None):
     return np.subtract(w, state["lr"] * dw / (np.sqrt(r) + state["eps"]), out=out), state
 
 
-def adam_update(w, dw, state=None, out=None):
+def adam_update(w: ArrayLike, dw: ArrayLike, state: State | None = None,
+                out: Array | None = None) -> tuple[Array, State]:
     """Adam: momentum on the gradient plus RMSProp's scaling, both bias-corrected.
 
         t <- t + 1

@@ -30,7 +30,7 @@ def test_lecture_example_reverse_mode():
 
 
 def test_lecture_example_forward_mode_needs_one_pass_per_input():
-    f = lambda a, b: a * (a + b)  # noqa: E731
+    f = lambda a, b: a * (a + b)
     assert ad.forward_gradient(f, [4.0, 3.0]) == [11.0, 4.0]
     # one pass seeded on a gives dd/da only
     out = f(ad.Dual(4.0, 1.0), ad.Dual(3.0, 0.0))

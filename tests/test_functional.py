@@ -182,7 +182,8 @@ def test_batchnorm_constant_feature_is_finite():
     np.testing.assert_allclose(out[:, 0], 0.5)  # a constant feature becomes beta
     # its variance has zero derivative there, so dx = (g - mean g) / sqrt(eps): large but finite
     np.testing.assert_allclose(dx[:, 0], (G[:, 0] - G[:, 0].mean()) / np.sqrt(1e-5))
-    numeric = numerical_gradient(lambda z: np.sum(G * F.batchnorm_forward(z, np.ones(2), np.array([0.5, 0.0]))[0]), x.copy())
+    beta = np.array([0.5, 0.0])
+    numeric = numerical_gradient(lambda z: np.sum(G * F.batchnorm_forward(z, np.ones(2), beta)[0]), x.copy())
     assert rel_err(dx, numeric) < 1e-6
 
 
@@ -223,7 +224,8 @@ def test_non_float_dtypes_rejected(dtype):
 
 def test_backward_rejects_wrong_upstream_shape():
     _, cache = F.relu_forward(np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"relu_backward: dout must have the shape of the forward output \(2, 3\), got \(3, 2\)"):
+    message = r"relu_backward: dout must have the shape of the forward output \(2, 3\), got \(3, 2\)"
+    with pytest.raises(ValueError, match=message):
         F.relu_backward(np.ones((3, 2)), cache)
 
 
@@ -242,7 +244,8 @@ def test_cross_entropy_rejects_bad_labels(y, error, message):
 def test_losses_reject_nan_and_inf(bad):
     s = np.zeros((2, 3))
     s[1, 2] = bad
-    with pytest.raises(FloatingPointError, match=r"softmax_cross_entropy: scores contains NaN or inf \(first at index \(1, 2\)"):
+    message = r"softmax_cross_entropy: scores contains NaN or inf \(first at index \(1, 2\)"
+    with pytest.raises(FloatingPointError, match=message):
         F.softmax_cross_entropy(s, np.array([0, 1]))
     with pytest.raises(FloatingPointError, match="mse_forward: pred contains NaN or inf"):
         F.mse(s, np.zeros((2, 3)))

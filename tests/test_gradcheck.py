@@ -39,8 +39,14 @@ from coursekit import functional as F
 from coursekit import gradcheck as gc
 from coursekit import layers as L
 from coursekit import losses
-from planted_bugs import (NoMeanTermBatchNorm, SignErrorReLU, SignErrorTanh, SumNotMeanCrossEntropy,
-                          TransposedLinear, penalty_without_gradient)
+from planted_bugs import (
+    NoMeanTermBatchNorm,
+    SignErrorReLU,
+    SignErrorTanh,
+    SumNotMeanCrossEntropy,
+    TransposedLinear,
+    penalty_without_gradient,
+)
 
 MODES = gc.MODES
 

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from coursekit import init, layers as L
+from coursekit import init
+from coursekit import layers as L
 
 SHAPE = (300, 500)  # (out, in): 150,000 draws, so the variance is known to within ~1%
 FAN_IN, FAN_OUT = 500, 300

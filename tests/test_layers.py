@@ -5,7 +5,6 @@ import pytest
 from coursekit import layers as L
 from coursekit import losses
 from coursekit.gradcheck import numerical_gradient
-
 from test_functional import TOL, away_from_zero, rel_err
 
 
@@ -19,7 +18,8 @@ def layer_gradients_match(layer, x, rng, train=True):
     analytic = {k: g.copy() for k, g in layer.grads.items()}
     for name, p in layer.params.items():
         # numerical_gradient perturbs p in place, which is the parameter the layer reads
-        errors[name] = rel_err(analytic[name], numerical_gradient(lambda _: np.sum(G * layer.forward(x, train=train)), p))
+        numeric = numerical_gradient(lambda _: np.sum(G * layer.forward(x, train=train)), p)
+        errors[name] = rel_err(analytic[name], numeric)
     return errors
 
 
@@ -123,7 +123,8 @@ def test_l2_penalty_covers_weights_not_biases():
     assert value == pytest.approx(0.1 * 5.0)
     assert list(grads) == ["0.W"]
     np.testing.assert_allclose(grads["0.W"], 2 * 0.1 * params["0.W"])
-    assert rel_err(grads["0.W"], numerical_gradient(lambda w: losses.l2_penalty({"W": w}, 0.1)[0], params["0.W"].copy())) < TOL
+    numeric = numerical_gradient(lambda w: losses.l2_penalty({"W": w}, 0.1)[0], params["0.W"].copy())
+    assert rel_err(grads["0.W"], numeric) < TOL
 
 
 def test_mse_loss_class():
@@ -207,9 +208,8 @@ def test_training_backward_works_for_any_first_layer():
         def backward(self, dy):
             return 2 * self._last_cache() * dy
 
-    for first in (L.Tanh(), Square()):
-        make = lambda: L.Sequential(first, L.Linear(4, 2, rng=1))
-        full, lean = make(), make()
+    for first in (L.Tanh, Square):
+        full, lean = (L.Sequential(first(), L.Linear(4, 2, rng=1)) for _ in range(2))
         x, G = rng.normal(size=(5, 4)), rng.normal(size=(5, 2))
         full.forward(x), lean.forward(x)
         full.backward(G)

@@ -1,6 +1,7 @@
 """Invariants that must hold for every input (hypothesis draws the inputs)."""
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from coursekit import functional as F

@@ -9,8 +9,8 @@ from matplotlib.patches import Rectangle, StepPatch
 from matplotlib.text import Text
 
 from coursekit import autodiff as ad
-from coursekit import layers as L
 from coursekit import experiments, optim, viz
+from coursekit import layers as L
 from coursekit.pca import pca, project, reconstruct
 from coursekit.viz.histograms import RIDGE_HEIGHT, ridge_baseline
 
@@ -323,7 +323,7 @@ def test_decision_boundary_regions_are_the_predictions():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 2))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    predict = lambda P: (P[:, 0] + P[:, 1] > 0).astype(int)  # noqa: E731
+    predict = lambda P: (P[:, 0] + P[:, 1] > 0).astype(int)
     xs, ys, grid = experiments.decision_grid(predict, X, resolution=40)
     XX, YY = np.meshgrid(xs, ys)
     np.testing.assert_array_equal(grid, (XX + YY > 0).astype(int))

@@ -8,17 +8,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import functional as F
 from .. import layers as L
 
-# name -> (layer class, functional forward, functional backward)
-ACTIVATIONS = {
-    "tanh": (L.Tanh, F.tanh_forward, F.tanh_backward),
-    "sigmoid": (L.Sigmoid, F.sigmoid_forward, F.sigmoid_backward),
-    "relu": (L.ReLU, F.relu_forward, F.relu_backward),
-    "leaky_relu": (L.LeakyReLU, F.leaky_relu_forward, F.leaky_relu_backward),
-    "elu": (L.ELU, F.elu_forward, F.elu_backward),
-    "swish": (L.Swish, F.swish_forward, F.swish_backward),
+# name -> layer class; its functional pair (forward, backward) is ACTIVATIONS[name].pair
+ACTIVATIONS: dict[str, type[L.Activation]] = {
+    "tanh": L.Tanh,
+    "sigmoid": L.Sigmoid,
+    "relu": L.ReLU,
+    "leaky_relu": L.LeakyReLU,
+    "elu": L.ELU,
+    "swish": L.Swish,
 }
 
 
@@ -47,7 +46,7 @@ def activation_curves(name: str, s=None, threshold: float = 0.05, **hyper) -> Ac
     hyper: alpha (leaky_relu, elu) or beta (swish).
     """
     check_activation(name, "activation_curves")
-    _, forward, backward = ACTIVATIONS[name]
+    forward, backward = ACTIVATIONS[name].pair
     s = np.linspace(-6, 6, 601) if s is None else np.asarray(s, dtype=np.float64)
     h, cache = forward(s, **hyper)
     dh = backward(np.ones_like(s), cache)

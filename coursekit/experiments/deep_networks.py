@@ -96,7 +96,7 @@ def deep_network_run(depth: int = 10, width: int = 500, activation: str = "tanh"
     if int(depth) < 1 or int(width) < 1 or int(n) < 1:
         raise ValueError(f"{where}: depth, width and n must be positive, got {depth}, {width}, {n}")
     gen = as_generator(rng)
-    act_class = ACTIVATIONS[activation][0]
+    act_class = ACTIVATIONS[activation]
     if scale is None:
         scale = 0.01 if init == "normal" else 1.0
     draw = _scaled_initialiser(init, float(scale))

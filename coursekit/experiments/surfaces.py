@@ -4,8 +4,9 @@ Used by chapter 8 (optimisation) and the optimiser playground widget.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,12 +24,12 @@ class Surface:
     """
 
     name: str
-    value: Callable
-    gradient: Callable
-    start: tuple
-    minimum: tuple
-    xlim: tuple
-    ylim: tuple
+    value: Callable[[Any, Any], Any]
+    gradient: Callable[[Any, Any], tuple[Any, Any]]
+    start: tuple[float, float]
+    minimum: tuple[float, float]
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
     formula: str
     log_levels: bool = False
 
@@ -174,9 +175,9 @@ def run_trajectories(surface, rules, steps: int = 100, start=None, clip: float |
                     diverged = True
                     break
                 points.append(w.copy())
-            points = np.array(points)
-            values = np.array([surf.f(p) for p in points])
-        out[label] = Trajectory(points, values, diverged)
+            path = np.array(points)
+            values = np.array([surf.f(p) for p in path])
+        out[label] = Trajectory(path, values, diverged)
     return out
 
 

@@ -85,7 +85,7 @@ class LayerState:
     cache: Any
     grads: dict[str, Array]
     running: tuple[Array, Array] | None
-    rng_state: dict[str, Any] | None
+    rng_state: Mapping[str, Any] | None
 
     @classmethod
     def save(cls, layer: Layer) -> LayerState:

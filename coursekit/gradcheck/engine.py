@@ -30,7 +30,7 @@ from .._types import Array, Seed
 from . import kinks
 from ._probe import Difference, Location, Probe, difference
 from ._validate import count, step, writable_array
-from .report import FAIL, FLOAT32_THRESHOLDS, FLOAT64_THRESHOLDS, KINK, PASS, GradCheckReport, GradCheckRow, Thresholds
+from .report import FLOAT32_THRESHOLDS, FLOAT64_THRESHOLDS, KINK, PASS, GradCheckReport, GradCheckRow, Thresholds
 from .simple import DEFAULT_H, relative_errors
 
 MODES = ("full", "sparse", "directional")

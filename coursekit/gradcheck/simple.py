@@ -86,7 +86,8 @@ def numerical_jacobian(f: Callable[[Array], Any], x: Array, h: float = DEFAULT_H
 
 def relative_errors(a: Array, b: Array, floor: float = TINY) -> Array:
     """Entry-wise |a - b| / max(|a| + |b|, floor), for two arrays of one shape."""
-    return np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor)
+    errors: Array = np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor)
+    return errors
 
 
 def relative_error(a: ArrayLike, b: ArrayLike, floor: float | None = None) -> float:

@@ -27,7 +27,7 @@ def plot_batchnorm(run: BatchNormRun, bins: int = 20, title: str | None = None) 
     ax_in.set_title(f"before: mean {run.x.mean():.2f}, std {run.x.std():.2f}")
     ax_in.set_xlabel("x")
     ax_in.set_ylabel("count")
-    edges = common_edges([run.out_train, run.out_test], bins)
+    edges = common_edges([run.out_train, run.out_test], bins).tolist()
     ax_out.hist(run.out_train.ravel(), bins=edges, alpha=0.6, color="tab:blue",
                 label=f"train mode: mean {run.out_train.mean():.2f}, std {run.out_train.std():.2f}")
     ax_out.hist(run.out_test.ravel(), bins=edges, alpha=0.6, color="tab:orange",

@@ -1,6 +1,7 @@
 """Computational graphs of coursekit.autodiff: a layered layout, Graphviz DOT, and a drawing (chapter 3)."""
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from typing import NamedTuple
 
@@ -69,11 +70,7 @@ def graph_to_dot(root, show_grad: bool = True, edge_labels: bool = True) -> str:
 
 def graphviz_available() -> bool:
     """True when the python ``graphviz`` package and the ``dot`` program are both installed."""
-    try:
-        import graphviz  # noqa: F401
-    except ImportError:
-        return False
-    return shutil.which("dot") is not None
+    return importlib.util.find_spec("graphviz") is not None and shutil.which("dot") is not None
 
 
 def draw_graph(root, backend: str = "auto", show_grad: bool = True, edge_labels: bool = True):
@@ -121,7 +118,7 @@ def _draw_graph_matplotlib(root, show_grad: bool, edge_labels: bool) -> Figure:
             ax.add_patch(FancyArrowPatch(path=MplPath(curve), arrowstyle="-|>", mutation_scale=12,
                                          color="0.35", linewidth=1.0))
         label_at = 0.25 * start + 0.5 * control + 0.25 * end  # the curve at t = 1/2
-        label_ys.append([label_at[1]])
+        label_ys.append(label_at[1:2])
         if edge_labels:
             ax.text(label_at[0], label_at[1], f"{local:.3g}", fontsize=8, color="tab:red",
                     ha="center", va="center", bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none"))
