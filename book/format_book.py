@@ -11,11 +11,14 @@ code cell of a MyST text notebook this script
 1. moves a trailing comment that makes its line too long onto its own line
    above the code (ruff would otherwise break the code to keep the comment);
 2. re-wraps comment-only lines that are too long;
-3. runs `ruff format --line-length 72` on the cell (cells ruff cannot parse,
-   such as IPython magics, are left alone and reported).
+3. runs `ruff format --line-length 72` on the cell (IPython magics are
+   hidden from ruff and put back);
+4. re-wraps docstring lines that are too long, and splits a string literal
+   that is too long, inside brackets, into adjacent literals at spaces
+   (never inside an f-string's {...}), then runs ruff again.
 
-Lines it cannot shorten (a long string, a long URL) are reported with their
-file and line; shorten them by hand. tests/test_book_format.py fails on any
+Lines it cannot shorten (a long string outside brackets, a long URL) are
+reported with their file and line; shorten them by hand. tests/test_book_format.py fails on any
 code line longer than LINE_LENGTH.
 """
 from __future__ import annotations
@@ -100,6 +103,110 @@ def wrap_comment(indent: str, comments: list[str]) -> list[str]:
                          break_on_hyphens=False) or [indent + "#"]
 
 
+
+def _bracket_depths(source: str) -> dict[tuple[int, int], int]:
+    """Bracket depth at the start of every token, keyed by (row, col)."""
+    depth, depths = 0, {}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        depths[token.start] = depth
+        if token.type == tokenize.OP and token.string in "([{":
+            depth += 1
+        elif token.type == tokenize.OP and token.string in ")]}":
+            depth -= 1
+    return depths
+
+
+def _split_points(body: str) -> list[int]:
+    """Indices just after a space in a string body, outside f-string braces."""
+    points, depth, i = [], 0, 0
+    while i < len(body):
+        pair = body[i:i + 2]
+        if pair in ("{{", "}}") and depth == 0:
+            i += 2
+            continue
+        if body[i] == "{":
+            depth += 1
+        elif body[i] == "}":
+            depth -= 1
+        elif body[i] == " " and depth == 0:
+            points.append(i + 1)
+        i += 1
+    return points
+
+
+def _pieces(prefix: str, quote: str, body: str, first: int, width: int) -> list[str]:
+    """Split a literal's body into literals of at most `first`, then `width`, characters."""
+    overhead = len(prefix) + 2 * len(quote)
+    pieces, start, room = [], 0, first
+    points = _split_points(body)
+    while len(body) - start + overhead > room:
+        fitting = [p for p in points if start < p and p - start + overhead <= room]
+        if not fitting:
+            break
+        end = fitting[-1]
+        pieces.append(body[start:end])
+        start, room = end, width
+    pieces.append(body[start:])
+
+    def literal(piece: str) -> str:
+        keep = prefix if "{" in piece or "f" not in prefix.lower() else prefix.replace(
+            "f", "").replace("F", "")
+        return f"{keep}{quote}{piece}{quote}"
+
+    return [literal(piece) for piece in pieces]
+
+
+def split_long_strings(source: str) -> str:
+    """Split over-long one-line string literals inside brackets; re-wrap docstring lines."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+        depths = _bracket_depths(source)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return source
+    lines = source.split("\n")
+    edits = []  # (row, col_start, col_end, replacement lines)
+    for token in tokens:
+        if token.type != tokenize.STRING:
+            continue
+        (row, col), (end_row, end_col) = token.start, token.end
+        text = token.string
+        prefix = text[: len(text) - len(text.lstrip("rRbBfFuU"))]
+        quote = text[len(prefix):len(prefix) + 3]
+        if quote in ('"""', "\'\'\'"):
+            if row == end_row and len(lines[row - 1]) > LINE_LENGTH:
+                edits.append((row, col, end_col, _wrap_docstring(prefix, quote, text, col)))
+            elif row != end_row:
+                for r in range(row - 1, end_row):
+                    line = lines[r]
+                    if len(line) > LINE_LENGTH and line.strip():
+                        start = col if r == row - 1 else len(line) - len(line.lstrip())
+                        wrapped = textwrap.wrap(line[start:], LINE_LENGTH - start,
+                                                break_long_words=False, break_on_hyphens=False)
+                        edits.append((r + 1, start, len(line), wrapped))
+            continue
+        quote = text[len(prefix)]
+        if row != end_row or len(lines[row - 1]) <= LINE_LENGTH or depths.get(token.start, 0) == 0:
+            continue
+        body = text[len(prefix) + 1:-1]
+        pieces = _pieces(prefix, quote, body, LINE_LENGTH - col, LINE_LENGTH - col)
+        if len(pieces) > 1:
+            edits.append((row, col, end_col, pieces))
+    for row, start, end, new in sorted(edits, reverse=True):
+        line = lines[row - 1]
+        indent = " " * start
+        replacement = [line[:start] + new[0]] + [indent + piece for piece in new[1:]]
+        replacement[-1] += line[end:]
+        lines[row - 1:row] = replacement
+    return "\n".join(lines)
+
+
+def _wrap_docstring(prefix: str, quote: str, text: str, col: int) -> list[str]:
+    """A one-line docstring that is too long, as a wrapped multi-line docstring."""
+    body = text[len(prefix) + 3:-3].strip()
+    return textwrap.wrap(f"{prefix}{quote}{body}{quote}", LINE_LENGTH - col,
+                         break_long_words=False, break_on_hyphens=False)
+
+
 MAGIC = "# __ipython_magic__ "
 
 
@@ -132,6 +239,8 @@ def format_page(path: Path, check: bool) -> list[str]:
         source = cell.source
         if not check:
             new = ruff_format(lift_comments(source))
+            if new is not None and any(len(x) > LINE_LENGTH for x in new.split("\n")):
+                new = ruff_format(split_long_strings(new)) or new
             if new is None:
                 reports.append(f"{path.name}: cell {index}: ruff could not parse it; left as is")
                 new = source
