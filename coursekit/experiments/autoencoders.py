@@ -12,14 +12,13 @@ Everything here returns models, arrays and histories; coursekit.viz draws them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
-from .. import _checks
+from .. import _checks, optim
 from .. import layers as L
-from .. import optim
 from .._rng import as_generator
 from ..data import minibatches
 from ..losses import MSE
