@@ -74,6 +74,15 @@ def test_the_three_methods_agree_exactly_in_sign():
     assert np.all(comps[rows, np.abs(comps).argmax(axis=1)] > 0)
 
 
+def test_svd_gives_more_components_than_examples_when_asked():
+    X = correlated_data(10, 20, seed=10)      # 10 centred points span 9 directions
+    by_svd, by_eig = pca(X, 12, method="svd"), pca(X, 12, method="eig")
+    np.testing.assert_allclose(by_svd.eigenvalues, by_eig.eigenvalues, atol=1e-12)
+    np.testing.assert_allclose(by_svd.eigenvalues[9:], 0, atol=1e-12)
+    np.testing.assert_allclose(by_svd.components[:9], by_eig.components[:9], atol=1e-8)
+    np.testing.assert_allclose(by_svd.components @ by_svd.components.T, np.eye(12), atol=1e-10)
+
+
 def test_components_are_eigenvectors_of_the_covariance():
     """The maximum-variance derivation's stationarity condition S u = lambda u."""
     X = correlated_data(100, 7, seed=4)
