@@ -217,3 +217,12 @@ def test_module_functions_work_on_floats():
     assert ad.exp(1.0) == math.e
     assert ad.relu(-2.0) == 0.0 and ad.sigmoid(0.0) == 0.5
     assert ad.tanh(0.5) == math.tanh(0.5) and ad.log(math.e) == 1.0
+
+
+def test_relu_has_derivative_zero_at_zero_in_both_modes():
+    """The subgradient at the kink is 0, as in coursekit.functional.relu_backward."""
+    x = ad.Value(0.0)
+    ad.relu(x).backward()
+    assert x.grad == 0.0
+    assert ad.relu(ad.Dual(0.0, 1.0)).dot == 0.0
+    assert ad.forward_gradient(ad.relu, [0.0]) == ad.reverse_gradient(ad.relu, [0.0]) == [0.0]

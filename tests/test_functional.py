@@ -12,14 +12,21 @@ from coursekit.gradcheck import numerical_gradient
 TOL = 1e-7  # the issue's bound for float64 central differences
 
 
-def rel_err(a, b):
-    """max |a - b| / max(|a| + |b|): the worst error relative to the array's own scale.
+FLOOR = 1e-3
+"""Entries below FLOOR are judged by their absolute error: a central difference with
+h = 1e-5 carries rounding noise of about eps * |J| / h ~ 1e-10, so a relative error of
+1e-7 cannot be asked of an entry much smaller than 1e-10 / 1e-7 = 1e-3."""
 
-    The 1e-8 floor (as in CS231n) matters only for a gradient that is exactly zero,
-    e.g. the bias of a layer followed by batch norm, where both sides are rounding noise.
+
+def rel_err(a, b, floor=FLOOR):
+    """max_i |a_i - b_i| / max(|a_i| + |b_i|, floor): entry by entry.
+
+    Every entry is measured against its own size (not against the array's largest
+    entry, which would let a wrong small entry hide behind a large one).
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a) + np.abs(b)), 1e-8))
+    assert a.shape == b.shape, f"shapes differ: {a.shape} and {b.shape}"
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor), initial=0.0))
 
 
 def random_shape(rng, ndim=2):
@@ -288,3 +295,76 @@ def test_dropout_forward_takes_any_rng(rng):
     assert set(np.unique(out)) == {0.0, 1 / 0.75}
     if isinstance(rng, int):  # a seed: the same mask every call
         np.testing.assert_array_equal(F.dropout_forward(x, 0.25, rng)[0], out)
+
+
+# --------------------------------------------------------------------------- conventions at the kinks
+def test_relu_family_derivatives_at_exactly_zero():
+    """The documented subgradients: relu'(0) = 0, leaky_relu'(0) = alpha (s > 0 is strict)."""
+    x = np.array([[-1.0, 0.0, 2.0], [0.0, -0.0, 3.0]])
+    dout = np.full(x.shape, 2.0)
+    np.testing.assert_array_equal(F.relu_backward(dout, F.relu_forward(x)[1]), [[0, 0, 2], [0, 0, 2]])
+    leaky = F.leaky_relu_backward(dout, F.leaky_relu_forward(x, 0.1)[1])
+    np.testing.assert_allclose(leaky, [[0.2, 0.2, 2], [0.2, 0.2, 2]], rtol=1e-15)
+    elu = F.elu_backward(dout, F.elu_forward(x, 0.5)[1])  # alpha * exp(0) = alpha at 0
+    np.testing.assert_allclose(elu[:, 1], [1.0, 1.0], rtol=1e-15)
+
+
+def test_inverted_dropout_scales_the_kept_units_by_one_over_one_minus_p():
+    x = np.arange(1.0, 41.0).reshape(5, 8)
+    p = 0.3
+    kept = np.random.default_rng(7).random(x.shape) >= p  # the draw documented for a seed
+    out, cache = F.dropout_forward(x, p, rng=7)
+    np.testing.assert_allclose(out, np.where(kept, x / (1 - p), 0.0), rtol=1e-15)
+    G = np.random.default_rng(8).normal(size=x.shape)
+    np.testing.assert_allclose(F.dropout_backward(G, cache), np.where(kept, G / (1 - p), 0.0), rtol=1e-15)
+
+
+# --------------------------------------------------------------------------- no input is changed
+def _all_ops(rng):
+    """(name, forward, inputs, backward-takes-cache) for every functional op."""
+    x, W, b = rng.normal(size=(4, 3)), rng.normal(size=(2, 3)), rng.normal(size=2)
+    gamma, beta = rng.normal(size=3), rng.normal(size=3)
+    ops = [("linear", F.linear_forward, (x, W, b)),
+           ("batchnorm", F.batchnorm_forward, (x, gamma, beta)),
+           ("softmax", F.softmax_forward, (x,)),
+           ("dropout", lambda v: F.dropout_forward(v, 0.5, rng=0), (x,))]
+    ops += [(name, forward, (x,)) for name, (forward, _) in ELEMENTWISE.items()]
+    return ops
+
+
+def test_no_forward_or_backward_changes_its_inputs():
+    rng = np.random.default_rng(11)
+    backward = {name: pair[1] for name, pair in ELEMENTWISE.items()}
+    backward.update(linear=F.linear_backward, batchnorm=F.batchnorm_backward,
+                    softmax=F.softmax_backward, dropout=F.dropout_backward)
+    for name, forward, inputs in _all_ops(rng):
+        before = [a.copy() for a in inputs]
+        out, cache = forward(*inputs)
+        out_before = out.copy()
+        dout = rng.normal(size=out.shape)
+        dout_before = dout.copy()
+        backward[name](dout, cache)
+        for a, a0 in zip(inputs, before):
+            np.testing.assert_array_equal(a, a0, err_msg=f"{name} changed one of its inputs")
+        np.testing.assert_array_equal(dout, dout_before, err_msg=f"{name}_backward changed dout")
+        np.testing.assert_array_equal(out, out_before, err_msg=f"{name}_backward changed the output")
+    s, y = rng.normal(size=(4, 3)), np.array([0, 2, 1, 1])
+    s0 = s.copy()
+    F.softmax_cross_entropy(s, y)
+    F.mse(s, s0 + 1.0)
+    np.testing.assert_array_equal(s, s0)
+
+
+def test_mse_is_the_mean_over_examples_of_the_squared_norm():
+    pred, target = np.array([[1.0, 2.0, 0.0], [0.0, 0.0, 3.0]]), np.zeros((2, 3))
+    loss, cache = F.mse_forward(pred, target)
+    assert loss == pytest.approx((1 + 4 + 9) / 2)  # N = 2 examples, not 6 entries
+    np.testing.assert_allclose(F.mse_backward(1.0, cache), pred)  # 2 (yhat - y) / 2
+
+
+def test_softmax_cross_entropy_by_hand():
+    # s = [0, ln 3]: p = [1/4, 3/4]; y = 1: -ln(3/4); y = 0: -ln(1/4).  N = 2.
+    s = np.array([[0.0, np.log(3.0)], [0.0, np.log(3.0)]])
+    loss, ds = F.softmax_cross_entropy(s, np.array([1, 0]))
+    assert loss == pytest.approx((-np.log(0.75) - np.log(0.25)) / 2, rel=1e-14)
+    np.testing.assert_allclose(ds, np.array([[0.25, -0.25], [-0.75, 0.75]]) / 2, rtol=1e-14)

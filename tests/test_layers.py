@@ -48,13 +48,39 @@ def test_layer_gradients(name, seed):
         assert err < TOL, f"{name}: gradient of {key} has relative error {err:.2e}"
 
 
-def test_dropout_layer_gradient_with_fixed_mask():
-    layer = L.Dropout(0.3, rng=0)
-    x = np.random.default_rng(1).normal(size=(4, 6))
+def test_dropout_layer_mask_scale_and_gradient():
+    """The mask comes from an independent draw with the layer's seed, not from the output."""
+    p, x = 0.3, np.random.default_rng(1).normal(size=(40, 6))
+    kept = np.random.default_rng(0).random(x.shape) >= p  # what Dropout(p, rng=0) draws first
+    layer = L.Dropout(p, rng=0)
     y = layer.forward(x)
+    np.testing.assert_allclose(y, np.where(kept, x / (1 - p), 0.0), rtol=1e-15)
     G = np.random.default_rng(2).normal(size=y.shape)
-    mask = y / np.where(x == 0, 1, x)
-    np.testing.assert_allclose(layer.backward(G), G * mask)
+    np.testing.assert_allclose(layer.backward(G), np.where(kept, G / (1 - p), 0.0), rtol=1e-15)
+    # the next forward draws a new mask from the same stream
+    assert not np.array_equal(layer.forward(x) == 0, y == 0)
+
+
+def test_relu_layer_passes_no_gradient_at_zero():
+    x = np.array([[0.0, -1.0, 2.0]])
+    layer = L.ReLU()
+    layer.forward(x)
+    np.testing.assert_array_equal(layer.backward(np.ones((1, 3))), [[0.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_batchnorm_test_mode_gradients_use_gamma_and_running_statistics(seed):
+    rng = np.random.default_rng(seed)
+    layer = L.BatchNorm(5)
+    layer.forward(rng.normal(2.0, 3.0, size=(16, 5)))  # running averages away from (0, 1)
+    layer.params["gamma"][:] = rng.normal(size=5) * 3
+    layer.params["beta"][:] = rng.normal(size=5)
+    x = rng.normal(size=(6, 5))
+    for key, err in layer_gradients_match(layer, x, rng, train=False).items():
+        assert err < TOL, f"BatchNorm, test mode: gradient of {key} has relative error {err:.2e}"
+    out = layer.forward(x, train=False)
+    expected = layer.params["gamma"] * (x - layer.running_mean) / np.sqrt(layer.running_var + layer.eps)
+    np.testing.assert_allclose(out, expected + layer.params["beta"], rtol=1e-12)
 
 
 def test_sequential_gradients_and_flat_keys():

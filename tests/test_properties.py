@@ -1,5 +1,6 @@
 """Invariants that must hold for every input (hypothesis draws the inputs)."""
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -50,12 +51,29 @@ def test_dropout_keeps_the_expectation(p, seed):
     np.testing.assert_allclose(out[kept], 3.0 / (1 - p))
 
 
+# negative inputs, positive inputs and exact zeros: where the ReLU family differs
+signed = st.one_of(st.just(0.0), st.floats(-50, 50, allow_nan=False, width=64))
+
+
 @SETTINGS
-@given(arrays(np.float64, shapes, elements=moderate))
-def test_relu_family_agrees_on_positive_inputs(x):
-    pos = np.abs(x) + 0.5
-    for forward in (F.relu_forward, F.leaky_relu_forward, F.elu_forward):
-        np.testing.assert_array_equal(forward(pos)[0], pos)
+@given(arrays(np.float64, shapes, elements=signed), st.floats(0.01, 0.9))
+def test_relu_family_on_every_sign(x, alpha):
+    pos, neg = x > 0, x <= 0
+    ones = np.ones_like(x)
+    relu, c = F.relu_forward(x)
+    np.testing.assert_array_equal(relu, np.where(pos, x, 0.0))
+    np.testing.assert_array_equal(F.relu_backward(ones, c), pos.astype(float))
+    leaky, c = F.leaky_relu_forward(x, alpha)
+    np.testing.assert_allclose(leaky[neg], alpha * x[neg], rtol=1e-15)
+    np.testing.assert_array_equal(leaky[pos], x[pos])
+    np.testing.assert_allclose(F.leaky_relu_backward(ones, c), np.where(pos, 1.0, alpha), rtol=1e-15)
+    elu, c = F.elu_forward(x, alpha)
+    np.testing.assert_allclose(elu[neg], alpha * np.expm1(x[neg]), rtol=1e-14, atol=1e-300)
+    np.testing.assert_array_equal(elu[pos], x[pos])
+    # elu' = h + alpha = alpha exp(s) for s <= 0: the sum loses digits far below 0, hence atol
+    np.testing.assert_allclose(F.elu_backward(ones, c), np.where(pos, 1.0, alpha * np.exp(x)),
+                               rtol=1e-12, atol=1e-15)
+    assert np.all(elu >= -alpha) and np.all(leaky <= np.maximum(x, 0.0))
 
 
 @SETTINGS
@@ -71,8 +89,14 @@ def test_sigmoid_symmetry_and_tanh_relation(x):
 def test_cross_entropy_gradient_rows_sum_to_zero(s, seed):
     y = np.random.default_rng(seed).integers(0, s.shape[1], size=s.shape[0])
     loss, ds = F.softmax_cross_entropy(s, y)
-    assert loss >= 0
+    # an independent formula: -log p_y = logsumexp(s) - s_y, with the max shifted out
+    top = s.max(axis=1)
+    per_example = top + np.log(np.exp(s - top[:, None]).sum(axis=1)) - s[np.arange(len(y)), y]
+    assert loss == pytest.approx(per_example.mean(), rel=1e-12, abs=1e-12)
     np.testing.assert_allclose(ds.sum(axis=1), 0.0, atol=1e-15)
+    # each row of dscores is (p - onehot(y)) / N: -1/N < ds < 1/N, negative only at y
+    n = len(y)
+    assert np.all(ds[np.arange(n), y] <= 0) and np.all(np.abs(ds) < 1 / n + 1e-15)
 
 
 @SETTINGS

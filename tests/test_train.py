@@ -212,3 +212,34 @@ def test_fit_accepts_any_model_with_the_api_backward():
     model = Wrapped()
     history = train.fit(model, losses.SoftmaxCrossEntropy(), optim.SGD(lr=0.1), X, y, epochs=3, rng=0, progress=False)
     assert len(history) == 3
+
+
+@pytest.mark.parametrize("make, rule", [
+    (lambda: optim.SGD(lr=0.1), optim.sgd_update),
+    (lambda: optim.Momentum(lr=0.05, momentum=0.9), optim.momentum_update),
+    (lambda: optim.Nesterov(lr=0.05, momentum=0.8), optim.nesterov_update),
+    (lambda: optim.AdaGrad(lr=0.05), optim.adagrad_update),
+    (lambda: optim.RMSProp(lr=0.01, rho=0.8), optim.rmsprop_update),
+    (lambda: optim.Adam(lr=0.01, beta1=0.8, beta2=0.9), optim.adam_update),
+], ids=["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+def test_fit_follows_the_optimisers_rule_step_by_step(make, rule):
+    """fit's trajectory is exactly the rule applied with one state per parameter, kept
+    across steps and epochs (an accuracy threshold would let a broken optimiser pass)."""
+    X, y = data.blobs(n=48, rng=0)
+    loss, opt = losses.SoftmaxCrossEntropy(), make()
+    model, twin = mlp(2, 6, 3), mlp(2, 6, 3)
+    train.fit(model, loss, opt, X, y, epochs=2, batch_size=16, lam=0.01, rng=3, progress=False)
+    states = {k: dict(opt.hyper) for k in twin.params}
+    gen = np.random.default_rng(3)  # fit draws the mini-batch order from this stream
+    for _ in range(2):
+        for Xb, yb in data.minibatches(X, y, 16, rng=gen):
+            loss.forward(twin.forward(Xb), yb)
+            twin.backward(loss.backward())
+            for k, w in twin.params.items():
+                g = twin.grads[k] + (2 * 0.01 * w if w.ndim == 2 else 0.0)
+                w[...], states[k] = rule(w, g, states[k])
+    for k, w in model.params.items():
+        np.testing.assert_allclose(w, twin.params[k], rtol=1e-12, atol=1e-14, err_msg=k)
+    for k, state in opt.state.items():
+        for name, value in states[k].items():
+            np.testing.assert_allclose(state[name], value, rtol=1e-12, atol=1e-14, err_msg=f"{k} {name}")
