@@ -40,5 +40,5 @@ def plot_decision_boundary(predict, X, y, resolution: int = 150, title: str = "D
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return fig

@@ -30,7 +30,7 @@ def plot_jacobian(J, title: str = "Jacobian", output_name: str = "output",
     if annotate:
         for i in range(m):
             for j in range(d):
-                ax.text(j, i, f"{J[i, j]:.2g}", ha="center", va="center", fontsize=8,
+                ax.text(j, i, f"{J[i, j]:.2g}", ha="center", va="center", fontsize=9,
                         color="white" if abs(J[i, j]) > 0.6 * limit else "black")
     if d <= 20:
         ax.set_xticks(range(d))
