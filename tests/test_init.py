@@ -27,6 +27,7 @@ def test_empirical_variance_matches_formula(name):
 
 def test_normal_uses_its_std_and_zeros_are_zero():
     assert init.normal(SHAPE, std=0.01, rng=1).std() == pytest.approx(0.01, rel=0.02)
+    assert init.normal(SHAPE, std=0.7, rng=1).std() == pytest.approx(0.7, rel=0.02)
     assert not init.zeros((3, 4)).any()
 
 

@@ -293,3 +293,30 @@ def test_sequential_params_setter_copies_values_and_rejects_wrong_dicts():
     np.testing.assert_array_equal(W0, 0.5)  # a rejected dict changes nothing
     with pytest.raises(AttributeError, match="Sequential.grads is computed by backward"):
         model.grads = {}
+
+
+def test_sequential_passes_the_train_flag_to_every_layer():
+    rng = np.random.default_rng(4)
+    drop, bn = L.Dropout(0.5, rng=0), L.BatchNorm(6)
+    model = L.Sequential(L.Linear(3, 6, rng=1), bn, drop, L.Linear(6, 2, rng=2))
+    x = rng.normal(size=(8, 3))
+    bn.forward(rng.normal(3.0, 2.0, size=(8, 6)))  # running statistics away from (0, 1)
+    expected = x
+    for layer in model.layers:
+        expected = layer.forward(expected, train=False)
+    np.testing.assert_array_equal(model.forward(x, train=False), expected)
+    np.testing.assert_array_equal(model.forward_to(x, 2, train=False),
+                                  bn.forward(model.layers[0].forward(x), train=False))
+
+
+@pytest.mark.parametrize("loss", [losses.SoftmaxCrossEntropy(), losses.MSE()])
+def test_loss_backward_belongs_to_the_last_forward(loss):
+    rng = np.random.default_rng(5)
+    y = np.array([0, 2, 1]) if isinstance(loss, losses.SoftmaxCrossEntropy) else rng.normal(size=(3, 3))
+    first, second = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+    loss.forward(first, y)
+    g_first = loss.backward().copy()
+    loss.forward(second, y)
+    expected = loss.loss_and_gradient(second, y)[1]
+    np.testing.assert_array_equal(loss.backward(), expected)
+    assert not np.allclose(loss.backward(), g_first)
