@@ -285,6 +285,18 @@ def test_plot_trajectories_draws_each_path_and_its_gap():
     check_fits_the_column(fig)
 
 
+@pytest.mark.parametrize("name", sorted(experiments.SURFACES))
+def test_plot_trajectories_titles_stay_inside_the_figure(name):
+    """The explorer saves the PNG without a tight bounding box: a title wider
+    than the figure would be cut off (the formula goes on its own line)."""
+    trajs = experiments.run_trajectories(name, {"sgd": {"lr": 0.01}}, steps=5)
+    fig = viz.plot_trajectories(name, trajs)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        box = ax.title.get_window_extent()
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.x1, ax.get_title()
+
+
 def test_plot_trajectories_side_by_side_three_panels_per_row():
     rules = {name: {"lr": 0.05} for name in experiments.RULES}
     trajs = experiments.run_trajectories("saddle", rules, steps=20)

@@ -68,7 +68,8 @@ def plot_trajectories(surface, trajectories: dict, title: str | None = None,
         fig = Figure(figsize=(7.0, 3.4), layout="constrained")
         ax, ax_loss = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
         _draw_surface(ax, surf, resolution)
-        ax.set_title(f"{surf.name}: {surf.formula}", fontsize=9)
+        # two lines: the formula alone is as wide as the panel
+        ax.set_title(f"{surf.name}\n{surf.formula}", fontsize=9)
         path_axes = [ax] * len(trajectories)
     for i, ((label, traj), ax) in enumerate(zip(labelled, path_axes)):
         colour = CLASS_COLOURS[i % len(CLASS_COLOURS)]
