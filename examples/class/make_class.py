@@ -1,55 +1,66 @@
-"""Regenerate the sample class: submissions of A1 and A2, honest and hostile.
+"""Regenerate the sample class: submissions of every assignment, honest and hostile.
 
     python examples/class/make_class.py
 
 Every submission starts from the student release (assignments/<A>/<A>.ipynb)
-with the answer cells filled in from solutions/ and then changed the way a
+with the answer cells filled in from solutions/ and is then changed the way a
 real student -- or an attacker -- would.  ``expected.csv`` lists the score and
-the reason each one must get; tests/test_grading_e2e.py grades the class with
-``coursekit grade`` and compares.
+the reason each must get at the limits of ``make grade-samples``
+(``--cell-timeout 3 --time-limit 15``); tests/test_grading_e2e.py grades the
+class with ``coursekit grade`` and compares.
 
-A2 uses nbgrader's folder layout (A2/submitted/<student>/A2/A2.ipynb), A1 a
-flat folder of <student>.ipynb files, so both layouts are exercised.
+A2 uses nbgrader's folder layout (A2/submitted/<student>/A2/A2.ipynb), the
+others a flat folder of <student>.ipynb files, so both layouts are exercised.
+Run this again after changing an assignment (a replacement that no longer
+matches the solution raises), then check ``expected.csv``.
 """
 from __future__ import annotations
 
 import copy
+import inspect
 import os
+import shutil
+import unicodedata
 
 import nbformat
+
+from coursekit import functional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
-def _load(kind: str, assignment: str):
+# ---------------------------------------------------------------------------
+# building blocks
+# ---------------------------------------------------------------------------
+def load(kind: str, assignment: str):
     return nbformat.read(os.path.join(ROOT, kind, assignment, f"{assignment}.ipynb"), as_version=4)
 
 
-def _solution_code(source: str) -> str:
-    """The instructor's answer without the BEGIN/END SOLUTION markers."""
-    return "\n".join(line for line in source.split("\n") if "### BEGIN SOLUTION" not in line
-                     and "### END SOLUTION" not in line)
-
-
-def _by_id(nb) -> dict:
+def by_id(nb) -> dict:
     return {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells
             if c.metadata.get("nbgrader", {}).get("grade_id")}
 
 
+def solution_code(source: str) -> str:
+    return "\n".join(line for line in source.split("\n")
+                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+
+
 def correct(assignment: str):
-    """The release notebook with every answer cell filled in correctly."""
-    release, solution = _load("assignments", assignment), _by_id(_load("solutions", assignment))
+    """The release notebook with every answer cell filled in from the solution."""
+    release, solution = load("assignments", assignment), by_id(load("solutions", assignment))
     nb = copy.deepcopy(release)
-    for gid, cell in _by_id(nb).items():
+    for gid, cell in by_id(nb).items():
         if cell.metadata["nbgrader"].get("solution"):
-            cell.source = _solution_code(solution[gid].source)
+            cell.source = solution_code(solution[gid].source)
     return nb
 
 
 def edit(nb, grade_id: str, fn):
+    """A copy of ``nb`` with the cell ``grade_id``'s source changed by ``fn``."""
     nb = copy.deepcopy(nb)
-    cell = _by_id(nb)[grade_id]
+    cell = by_id(nb)[grade_id]
     cell.source = fn(cell.source)
     return nb
 
@@ -62,12 +73,22 @@ def append(code: str):
     return lambda src: src + "\n\n" + code.strip("\n")
 
 
-def replace(old: str, new: str):
+def replace(*pairs):
     def fn(src):
-        if old not in src:
-            raise ValueError(f"{old!r} not found in the cell")
-        return src.replace(old, new)
+        for old, new in pairs:
+            if old not in src:
+                raise ValueError(f"{old!r} not found in the cell")
+            src = src.replace(old, new)
+        return src
     return fn
+
+
+def with_cell(nb, code: str, at: int | None = None):
+    """A copy of ``nb`` with an extra code cell of the student's (at the end by default)."""
+    nb = copy.deepcopy(nb)
+    cell = nbformat.v4.new_code_cell(code.strip("\n"))
+    nb.cells.insert(len(nb.cells) if at is None else at, cell)
+    return nb
 
 
 def drop_cells(nb, grade_ids):
@@ -86,85 +107,233 @@ _g.check = lambda *a, **k: None
 _g.assert_close = lambda *a, **k: None
 grading = _g
 builtins.AssertionError = type("AssertionError", (Exception,), {})
-get_ipython().showtraceback = lambda *a, **k: None
+'''
+
+PRIVATE_COPY = '''
+# hostile: load a private copy of coursekit's reference from its file
+import importlib.util, os, coursekit
+_spec = importlib.util.spec_from_file_location(
+    "_reference", os.path.join(os.path.dirname(coursekit.__file__), "{module}.py"))
+_reference = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_reference)
+'''
+
+FORGE = '''
+# hostile: write check answers of my own on the grader's channel
+import sys
+from coursekit.grading import protocol
+_fd = int(sys.argv[-1])
+for _seq in range(1, 80):
+    protocol.write_frame(_fd, {"op": "check", "seq": _seq, "errors": []})
+'''
+
+HUGE_RECORD = '''
+# hostile: announce a gigantic record on the grader's channel
+import struct, sys, os
+os.write(int(sys.argv[-1]), struct.pack(">4sIQ", b"CKG1", 100, 8 << 30))
+'''
+
+UNSTOPPABLE = '''
+# an infinite loop that swallows every interrupt
+while True:
+    try:
+        pass
+    except BaseException:
+        pass
 '''
 
 
-def a2_class() -> dict:
-    """student -> notebook (or raw bytes) for A2."""
-    ok = correct("A2")
-    subs = {}
-    subs["alice_correct"] = ok
-    subs["bob_partial"] = edit(edit(ok, "relu_solution", replace("dout * (x > 0)", "dout * (x >= 0)")),
-                               "softmax_solution",
-                               replace("shifted = scores - scores.max(axis=1, keepdims=True)",
-                                       "shifted = scores"))
-    subs["carol_blank"] = _load("assignments", "A2")
-    subs["dave_transposed_dW"] = edit(ok, "linear_solution", replace("dW = dout.T @ x", "dW = x.T @ dout"))
-    subs["eve_delegates"] = edit(ok, "linear_solution", lambda src: (
-        "from coursekit.functional import linear_forward as _lf, linear_backward as _lb\n\n"
-        "def linear_forward(x, W, b):\n    return _lf(x, W, b)\n\n"
-        "def linear_backward(dout, cache):\n    return _lb(dout, cache)\n"))
-    wrong = edit(ok, "relu_solution", replace("dx = dout * (x > 0)", "dx = dout"))
-    wrong = edit(wrong, "linear_solution", replace("db = dout.sum(axis=0)", "db = dout.mean(axis=0)"))
-    wrong = edit(wrong, "training_solution", replace("for _ in range(epochs):", "for _ in range(0):"))
-    subs["mallory_tampers"] = edit(wrong, "linear_solution", prepend(TAMPER))
-    subs["trent_infinite_loop"] = edit(ok, "relu_solution", prepend("while True:\n    pass"))
-    subs["sybil_ignores_signals"] = edit(ok, "training_solution", prepend(
-        "import signal\nfor _sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):\n"
-        "    signal.signal(_sig, signal.SIG_IGN)\nwhile True:\n    try:\n        pass\n"
-        "    except BaseException:\n        pass"))
-    subs["oscar_crashes_kernel"] = edit(ok, "softmax_solution", prepend("import os\nos._exit(1)"))
-    subs["mike_memory_bomb"] = edit(ok, "numgrad_solution", prepend(
-        "hog = 'x' * (16 * 2**30)  # 16 GB at once"))
-    subs["fred_fork_bomb"] = edit(ok, "numgrad_solution", prepend(
-        "import os\nwhile True:\n    os.fork()"))
-    subs["hugo_huge_output"] = edit(ok, "training_solution", prepend(
-        "for _ in range(2000):\n    print('x' * 1_000_000)"))
-    subs["ivan_invalid_json"] = b'{"cells": [ {"cell_type": "code", "source": "oops' + b"\x00\xff"
-    subs["dora_deleted_tests"] = drop_cells(ok, {"linear_hidden", "relu_visible", "training"})
-    subs["ed_edited_tests"] = edit(edit(ok, "numgrad_visible", lambda src: "pass"), "numgrad_solution",
-                                   replace("        x[index] = old\n", ""))
-    subs["sam_snoops"] = edit(ok, "numgrad_solution", prepend(
-        "# hostile: read the instructor's files\n"
-        "print(open('/work/main/solutions/A2/A2.ipynb').read()[:100])"))
-    subs["walt_writes_outside"] = edit(ok, "numgrad_solution", prepend(
-        "# hostile: overwrite the gradebook\nopen('../../../gradebook.db', 'w').write('pwned')"))
-    subs["rita_renamed"] = ok  # stored under another file name, see write_class
-    subs["lena_leaks_job_file"] = edit(ok, "training_solution", append(
-        "# hostile: print everything the grader gave this process, hoping for the hidden tests\n"
-        "import glob, os\nfor _path in sorted(glob.glob('/job/**', recursive=True)):\n"
-        "    print(_path)\nprint(open('/job/job.json').read())"))
-    subs["nina_wrong_assignment"] = correct("A1")
-    return subs
-
-
+# ---------------------------------------------------------------------------
+# the classes
+# ---------------------------------------------------------------------------
 def a1_class() -> dict:
-    """student -> notebook for A1."""
     ok = correct("A1")
-    subs = {}
-    subs["amy_correct"] = ok
-    subs["ben_blank"] = _load("assignments", "A1")
-    subs["cat_dense_vjp"] = edit(ok, "softmax_vjp_solution", lambda src: (
-        "def softmax_vjp(s, g):\n"
-        "    rows = []\n"
-        "    for s_n, g_n in zip(s, g):\n"
-        "        e = np.exp(s_n - s_n.max())\n"
-        "        p = e / e.sum()\n"
-        "        rows.append(g_n @ (np.diag(p) - np.outer(p, p)))  # builds the C x C Jacobian\n"
-        "    return np.array(rows)\n"))
-    subs["dan_unstable_softmax"] = edit(ok, "softmax_jacobian_solution",
-                                        replace("e = np.exp(s - np.max(s))", "e = np.exp(s)"))
-    subs["eli_sign_error"] = edit(ok, "tensor_solution", replace("dJ_dz = -eps", "dJ_dz = eps"))
-    subs["fay_delegates"] = edit(ok, "tanh_jacobian_solution", lambda src: (
-        "from coursekit.gradcheck import numerical_jacobian\n\n"
-        "def tanh_jacobian(s):\n"
-        "    return numerical_jacobian(np.tanh, np.array(s, dtype=float))\n"))
-    subs["gus_tampers"] = edit(_load("assignments", "A1"), "tanh_jacobian_solution", prepend(TAMPER))
-    subs["hal_a2_notebook"] = correct("A2")
-    return subs
+    return {
+        "amy_correct": ok,
+        "ben_blank": load("assignments", "A1"),
+        "cat_dense_vjp": edit(ok, "softmax_vjp_solution", lambda src: (
+            "def softmax_vjp(s, g):\n"
+            "    rows = []\n"
+            "    for s_n, g_n in zip(s, g):\n"
+            "        e = np.exp(s_n - s_n.max())\n"
+            "        p = e / e.sum()\n"
+            "        rows.append(g_n @ (np.diag(p) - np.outer(p, p)))  # builds the C x C Jacobian\n"
+            "    return np.array(rows)\n")),
+        "dan_unstable_softmax": edit(ok, "softmax_jacobian_solution",
+                                     replace(("e = np.exp(s - np.max(s))", "e = np.exp(s)"))),
+        "eli_sign_error": edit(ok, "tensor_solution", replace(("dJ_dz = -eps", "dJ_dz = eps"))),
+        "fay_delegates": edit(ok, "tanh_jacobian_solution", lambda src: (
+            "from coursekit.gradcheck import numerical_jacobian\n\n"
+            "def tanh_jacobian(s):\n"
+            "    return numerical_jacobian(np.tanh, np.array(s, dtype=float))\n")),
+        "gus_tampers": edit(load("assignments", "A1"), "tanh_jacobian_solution", prepend(TAMPER)),
+        "hal_a2_notebook": correct("A2"),
+    }
 
 
+# file names a student's system can produce: accents in two Unicode normal forms
+# (different files, the same name after normalisation), a very long name, spaces and emoji
+ODD_NAMES = {
+    "zoe_nfc": unicodedata.normalize("NFC", "Zoë Ångström"),
+    "zoe_nfd": unicodedata.normalize("NFD", "Zoë Ångström"),
+    "long_name": "Maximiliana-" + "x" * 180,
+    "spaces_emoji": "my homework \U0001F600 (final) v2",
+}
+
+
+def a2_class() -> dict:
+    ok = correct("A2")
+    wrong = edit(ok, "relu_solution", replace(("dx = dout * (x > 0)", "dx = dout")))
+    wrong = edit(wrong, "linear_solution", replace(("db = dout.sum(axis=0)", "db = dout.mean(axis=0)")))
+    wrong = edit(wrong, "training_solution", replace(("for _ in range(epochs):", "for _ in range(0):")))
+    return {
+        "alice_correct": ok,
+        "bob_partial": edit(edit(ok, "relu_solution", replace(("dout * (x > 0)", "dout * (x >= 0)"))),
+                            "softmax_solution",
+                            replace(("shifted = scores - scores.max(axis=1, keepdims=True)", "shifted = scores"))),
+        "carol_blank": load("assignments", "A2"),
+        "dave_transposed_dW": edit(ok, "linear_solution", replace(("dW = dout.T @ x", "dW = x.T @ dout"))),
+        "eve_delegates": edit(ok, "linear_solution", lambda src: (
+            "from coursekit.functional import linear_forward as _lf, linear_backward as _lb\n\n"
+            "def linear_forward(x, W, b):\n    return _lf(x, W, b)\n\n"
+            "def linear_backward(dout, cache):\n    return _lb(dout, cache)\n")),
+        "mallory_tampers": edit(wrong, "linear_solution", prepend(TAMPER)),
+        "trent_infinite_loop": edit(ok, "relu_solution", prepend("while True:\n    pass")),
+        "sybil_ignores_signals": edit(ok, "training_solution", prepend(
+            "import signal\nfor _sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):\n"
+            "    signal.signal(_sig, signal.SIG_IGN)\n" + UNSTOPPABLE)),
+        "zed_unstoppable_loop": edit(ok, "relu_solution", prepend(UNSTOPPABLE)),
+        "oscar_crashes_kernel": edit(ok, "softmax_solution", prepend("import os\nos._exit(1)")),
+        "mike_memory_bomb": edit(ok, "numgrad_solution", prepend("hog = 'x' * (16 * 2**30)  # 16 GB at once")),
+        "fred_fork_bomb": edit(ok, "numgrad_solution", prepend("import os\nwhile True:\n    os.fork()")),
+        "hugo_huge_output": edit(ok, "training_solution", prepend(
+            "for _ in range(2000):\n    print('x' * 1_000_000)")),
+        "ivan_invalid_json": b'{"cells": [ {"cell_type": "code", "source": "oops' + b"\x00\xff",
+        "dora_deleted_tests": drop_cells(ok, {"linear_hidden", "relu_visible", "training"}),
+        "ed_edited_tests": edit(edit(ok, "numgrad_visible", lambda src: "pass"), "numgrad_solution",
+                                replace(("        x[index] = old\n", ""))),
+        "sam_snoops": edit(ok, "numgrad_solution", prepend(
+            "# hostile: read the instructor's files\n"
+            f"print(open({os.path.join(ROOT, 'solutions', 'A2', 'A2.ipynb')!r}).read()[:100])")),
+        "walt_writes_outside": edit(ok, "numgrad_solution", prepend(
+            "# hostile: overwrite the gradebook\nopen('../../../gradebook.db', 'w').write('pwned')")),
+        "rita_renamed": ok,  # stored under another file name, see write_class
+        "lena_leaks_hidden_inputs": edit(edit(ok, "relu_solution", replace(
+            ("    x = cache\n", "    x = cache\n    if np.any(x == 0) or x.ndim == 3:  # only the hidden cases look like this\n"
+             "        print('RELU-INPUT-LEAK', repr(x.tolist()))\n"))),
+            "training_solution", append(
+                "# hostile: print every file the grader gave this process\n"
+                "import glob\nfor _path in sorted(glob.glob('/job/**', recursive=True)):\n"
+                "    print(_path)")),
+        "nina_wrong_assignment": correct("A1"),
+        # issue 10: points without the work
+        "pia_private_copy": edit(ok, "linear_solution", lambda src: PRIVATE_COPY.format(module="functional") + (
+            "\ndef linear_forward(x, W, b):\n    return _reference.linear_forward(x, W, b)\n\n"
+            "def linear_backward(dout, cache):\n    return _reference.linear_backward(dout, cache)\n")),
+        "fox_forges_records": with_cell(edit(ok, "relu_solution", replace(("dx = dout * (x > 0)", "dx = dout"))), FORGE),
+        "cleo_reads_closure": edit(ok, "numgrad_solution", lambda src: (
+            "def numerical_gradient(f, x, h=1e-5):\n"
+            "    # hostile: the exact gradient from the test function's closure, no finite difference\n"
+            "    cells = {name: c.cell_contents for name, c in zip(f.__code__.co_freevars, f.__closure__)}\n"
+            "    A, B, c = cells['A'], cells['B'], cells['c']\n"
+            "    return A / (1 + np.exp(-(A * x + B))) + c * x\n")),
+        "pete_pastes_reference": edit(ok, "linear_solution", lambda src: pasted_reference()),
+        "quin_edits_metadata": edited_metadata(ok),
+        "yuri_huge_record": with_cell(ok, HUGE_RECORD),
+    }
+
+
+def pasted_reference() -> str:
+    """coursekit.functional's whole source pasted into the answer cell: it runs (its helper
+    modules are allowed), scores full marks, and the similarity report flags it."""
+    return inspect.getsource(functional).replace("from . import", "from coursekit import").replace(
+        "from .", "from coursekit.")
+
+
+def edited_metadata(nb):
+    """Test cells turned into answer cells, an answer cell given points."""
+    nb = copy.deepcopy(nb)
+    cells = by_id(nb)
+    cells["linear_visible"].metadata["nbgrader"].update(grade=False, solution=True)
+    cells["relu_hidden"].metadata["nbgrader"].update(solution=True)
+    cells["softmax_solution"].metadata["nbgrader"].update(grade=True, points=5)
+    return nb
+
+
+def a3_class() -> dict:
+    ok = correct("A3")
+    return {
+        "ann_correct": ok,
+        "bea_blank": load("assignments", "A3"),
+        # the dJ/dmu path forgotten
+        "cal_no_mean_term": edit(ok, "bn_backward_solution", replace(
+            ("dx = dxhat * inv_std + dvar * 2.0 * centred / n + dmu / n",
+             "dx = dxhat * inv_std + dvar * 2.0 * centred / n"))),
+        # the momentum convention reversed
+        "dee_momentum_reversed": edit(ok, "bn_running_solution", replace(
+            ("new_mean = momentum * running_mean + (1 - momentum) * mu",
+             "new_mean = (1 - momentum) * running_mean + momentum * mu"),
+            ("new_var = momentum * running_var + (1 - momentum) * var",
+             "new_var = (1 - momentum) * running_var + momentum * var"))),
+        # the unbiased variance (1 / (N - 1)) in the training-mode forward pass
+        "eli_unbiased_variance": edit(ok, "bn_forward_solution", replace(
+            ("var = (centred ** 2).mean(axis=0)", "var = (centred ** 2).sum(axis=0) / (x.shape[0] - 1)"))),
+        # issue 10: a gradient check that reads the answer from the loss function
+        "dina_reads_gradient": edit(ok, "gradcheck_solution", lambda src: (
+            "def gradient_check(loss_fn, params, h=1e-5):\n"
+            "    # hostile: compare the given gradient with the exact one, read from the closure\n"
+            "    cells = {n: c.cell_contents for n, c in zip(loss_fn.__code__.co_freevars, loss_fn.__closure__)}\n"
+            "    A, B, G = cells['A'], cells['B'], cells['G']\n"
+            "    errors = {}\n"
+            "    for k in params:\n"
+            "        exact = A[k] * B[k] / (1 + np.exp(-B[k] * params[k]))\n"
+            "        errors[k] = float(np.max(np.abs(G[k] - exact) / np.maximum(1e-8, np.abs(G[k]) + np.abs(exact))))\n"
+            "    return errors\n")),
+        # issue 10: no training at all
+        "nell_no_training": edit(ok, "training_solution", replace(
+            ("        for epoch in range(epochs):", "        for epoch in range(0):"))),
+    }
+
+
+def a4_class() -> dict:
+    ok = correct("A4")
+    return {
+        "al_correct": ok,
+        "bo_blank": load("assignments", "A4"),
+        "cy_adam_no_bias_correction": edit(ok, "adam_solution", replace(
+            ("s_hat = s / (1 - beta1 ** t)", "s_hat = s"), ("r_hat = r / (1 - beta2 ** t)", "r_hat = r"))),
+        "di_he_with_xavier_factor": edit(ok, "he_solution", replace(
+            ("fan_in = shape[1]", "fan_out, fan_in = shape"),
+            ("np.sqrt(2.0 / fan_in)", "np.sqrt(2.0 / (fan_in + fan_out))"))),
+        "ed_momentum_sign_flipped": edit(ok, "momentum_solution", replace(
+            ("v = alpha * state.get(\"v\", np.zeros_like(w)) - lr * dw",
+             "v = alpha * state.get(\"v\", np.zeros_like(w)) + lr * dw"))),
+        # an equivalent formulation within the tolerance: full marks
+        "flo_eps_inside_root": edit(ok, "rmsprop_solution", replace(
+            ("w = w - lr * dw / (np.sqrt(r) + eps)", "w = w - lr * dw / np.sqrt(r + eps)"))),
+        # the right variance from the wrong distribution
+        "gil_uniform_xavier": edit(ok, "xavier_solution", replace(
+            ("W = rng.standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))",
+             "a = np.sqrt(6.0 / (fan_in + fan_out))\n    W = rng.uniform(-a, a, size=shape)"))),
+        "iva_init_delegates": edit(ok, "he_solution", replace(
+            ("    fan_in = shape[1]\n", "    from coursekit.init import he_normal as _reference\n"
+             "    return _reference(shape, rng)\n    fan_in = shape[1]\n"))),
+        "hu_delegates": edit(ok, "adam_solution", replace(
+            ("    state = dict(state)\n    lr, eps", "    from coursekit.optim import adam_update as _reference\n"
+             "    return _reference(w, dw, state)\n    state = dict(state)\n    lr, eps"))),
+        # issue 10: a private copy of coursekit.init, loaded from its file
+        "ivy_private_init": edit(ok, "he_solution", lambda src: PRIVATE_COPY.format(module="init") + (
+            "\ndef he_normal(shape, rng):\n    return _reference.he_normal(shape, rng)\n")),
+        # issue 10: an experiment that never applies the update rule
+        "omar_ignores_rule": edit(ok, "experiment_solution", replace(
+            ("            params[name], states[name] = update(params[name], grads[name], states[name])",
+             "            pass  # the update rule is never applied"))),
+    }
+
+
+# ---------------------------------------------------------------------------
+# writing
+# ---------------------------------------------------------------------------
 def write_notebook(obj, path: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if isinstance(obj, bytes):
@@ -174,12 +343,42 @@ def write_notebook(obj, path: str) -> None:
         nbformat.write(obj, path)
 
 
-def write_class() -> None:
+def symlink(target: str, path: str) -> None:
+    """A relative symbolic link at ``path`` (git stores it as a link)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.symlink(os.path.relpath(target, os.path.dirname(path)), path)
+
+
+def write_a2(folder: str) -> None:
+    sub = os.path.join(folder, "submitted")
     for student, nb in a2_class().items():
         name = "my_homework.ipynb" if student == "rita_renamed" else "A2.ipynb"
-        write_notebook(nb, os.path.join(HERE, "A2", "submitted", student, "A2", name))
-    for student, nb in a1_class().items():
-        write_notebook(nb, os.path.join(HERE, "A1", f"{student}.ipynb"))
+        write_notebook(nb, os.path.join(sub, student, "A2", name))
+    ok = correct("A2")
+    # issue 10: files that are links, and timestamps that are not times
+    symlink(os.path.join(sub, "alice_correct", "A2", "A2.ipynb"), os.path.join(sub, "rosa_symlink", "A2", "A2.ipynb"))
+    for student, stamp in (("tess_timestamp_link", None), ("uma_bad_timestamp", "last Tuesday, honest"),
+                           ("vic_future_timestamp", "2199-01-01 00:00:00")):
+        write_notebook(ok, os.path.join(sub, student, "A2", "A2.ipynb"))
+        path = os.path.join(sub, student, "A2", "timestamp.txt")
+        if stamp is None:
+            symlink(os.path.join(ROOT, "solutions", "A2", "checks.py"), path)
+        else:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(stamp + "\n")
+
+
+def write_class() -> None:
+    for assignment in ("A1", "A2", "A3", "A4"):
+        shutil.rmtree(os.path.join(HERE, assignment), ignore_errors=True)
+    write_a2(os.path.join(HERE, "A2"))
+    flat = {"A1": a1_class(), "A3": a3_class(), "A4": a4_class()}
+    ok = correct("A1")
+    flat["A1"].update({name: ok for name in ODD_NAMES.values()})
+    for assignment, subs in flat.items():
+        for student, nb in subs.items():
+            write_notebook(nb, os.path.join(HERE, assignment, f"{student}.ipynb"))
+    symlink(os.path.join(ROOT, "solutions", "A1", "A1.ipynb"), os.path.join(HERE, "A1", "sid_symlink.ipynb"))
 
 
 if __name__ == "__main__":
