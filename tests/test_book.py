@@ -557,6 +557,13 @@ def test_every_page_typesets_fits_and_offers_its_notebook(served_book, built_boo
             if not response.ok or not outputs:
                 problems.append(f"{name}: {links[0]} is missing or not executed "
                                 f"(HTTP {response.status}, {len(outputs)} outputs)")
+    # search results quote the pages' text: their math is typeset too
+    page.goto(f"{base}/search.html?q=softmax+jacobian", wait_until="load")
+    page.wait_for_selector("#search-results p.context", timeout=30_000)
+    page.wait_for_selector("#search-results mjx-container", timeout=30_000)
+    page.wait_for_timeout(500)
+    report = page.evaluate(PAGE_REPORT_JS)
+    problems += [f"search.html: raw TeX in a result: ...{text}..." for text in report["raw"]]
     page.close()
     assert not problems, f"{len(problems)} problem(s) a reader would see:\n" + "\n".join(problems[:80])
 
