@@ -1,48 +1,44 @@
 """Benchmark: one SGD training step of a 784-512-256-10 ReLU MLP, batch 256.
 
-    .venv/bin/python benchmarks/bench_mlp.py [--steps 30]
+    .venv/bin/python benchmarks/bench_mlp.py [--rounds 5] [--steps 40] [--torch-python PATH]
 
-For float32 and float64 it reports the time per step (forward, softmax
-cross-entropy, backward, SGD update) and the achieved GFLOP/s, counting the
-matrix-product FLOPs the step really performs: for every Linear(in, out) on a
-batch of N rows, 2 N in out for S = X W^T, 2 N in out for dW = dS^T X and
-2 N in out for dX = dS W, except the first layer's dX, which training skips
-(``model.backward(g, input_grad=False)``, as coursekit.train.fit does).
+A step is forward, softmax cross-entropy, backward and the SGD update, exactly
+what coursekit.train.fit does per mini-batch (the first layer skips dJ/dX).
 
-The reference is NumPy's own GEMM rate, measured in the same run on the very
-same products (same shapes, same transposed views) with nothing else around
-them.  The ratio achieved / GEMM says how much time coursekit spends outside
-the matrix products (element-wise layers, checks, the loss, the update).
-Target: at least 50% of the GEMM rate in float32.  Exit status 1 if missed.
+Every measurement runs in a process of its own: PyTorch's OpenMP threads keep
+spinning after each call and OpenBLAS's threads do the same, so two frameworks in
+one process slow each other down.  The processes alternate (coursekit, PyTorch,
+PyTorch, coursekit, ...) for ``--rounds`` rounds, each timing ``--steps`` steps
+after a warm-up; the fastest step over all rounds of each framework is kept, so a
+burst of load from elsewhere on the machine does not count.  --threads N fixes the
+BLAS and PyTorch thread pools (default: each library's own choice, one per core).
 
-If PyTorch is importable, the same network and step in PyTorch are timed too.
+Reported: ms per step, GFLOP/s of the step's matrix products, the time of those
+products alone in NumPy (GEMM, the floor for any NumPy implementation), and the
+ratio coursekit / PyTorch in float32 (target: <= 1).
+
+PyTorch is not a dependency of coursekit: give an interpreter that has it with
+--torch-python (or the TORCH_PYTHON environment variable), e.g. a separate venv:
+    python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch numpy
+Exit status 1 if a target is missed: float32 step at >= 50% of the GEMM rate, and
+(when PyTorch is measured) coursekit at or under PyTorch's time.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from coursekit import layers, losses, optim
-
 SIZES = (784, 512, 256, 10)
 BATCH = 256
-TARGET = 0.5  # fraction of the GEMM rate to reach in float32
-
-
-def build(dtype, seed: int = 0):
-    """The MLP, a random batch and its labels, all in ``dtype``."""
-    rng = np.random.default_rng(seed)
-    modules = []
-    for i, (d_in, d_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
-        modules.append(layers.Linear(d_in, d_out, rng=seed + i, dtype=dtype))
-        if i < len(SIZES) - 2:
-            modules.append(layers.ReLU())
-    X = rng.standard_normal((BATCH, SIZES[0])).astype(dtype)
-    y = rng.integers(0, SIZES[-1], BATCH)
-    return layers.Sequential(*modules), X, y
+GEMM_TARGET = 0.5  # fraction of the GEMM rate to reach in float32
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def matmul_flops(batch: int = BATCH) -> int:
@@ -51,15 +47,46 @@ def matmul_flops(batch: int = BATCH) -> int:
     return total - 2 * batch * SIZES[0] * SIZES[1]
 
 
-def train_step(model, loss, opt, X, y):
-    scores = model.forward(X, train=True)
-    loss.forward(scores, y)
-    model.backward(loss.backward(), input_grad=False)
-    opt.step(model.params, model.grads)
+def step_times(fn, steps: int, warmup: int = 5) -> dict[str, float]:
+    """Fastest and median wall time of one call of ``fn`` over ``steps`` calls, after a warm-up."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"min": float(np.min(times)), "median": float(np.median(times))}
 
 
-def check_dtype(model, loss, X, y, dtype):
-    """Walk one forward/backward pass layer by layer: every array must stay ``dtype``."""
+# ----------------------------------------------------------------------------
+# The three workers, each run in a process of its own
+# ----------------------------------------------------------------------------
+def coursekit_step(dtype, seed: int = 0):
+    """One training step of the MLP in coursekit, as fit does it."""
+    from coursekit import layers, losses, optim  # the worker may run without coursekit on the path
+
+    rng = np.random.default_rng(seed)
+    modules = []
+    for i, (d_in, d_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        modules.append(layers.Linear(d_in, d_out, rng=seed + i, dtype=dtype))
+        if i < len(SIZES) - 2:
+            modules.append(layers.ReLU())
+    model = layers.Sequential(*modules)
+    X = rng.standard_normal((BATCH, SIZES[0])).astype(dtype)
+    y = rng.integers(0, SIZES[-1], BATCH)
+    loss, opt = losses.SoftmaxCrossEntropy(), optim.SGD(lr=1e-3)
+    check_dtype(model, loss, X, y, dtype)
+
+    def step():
+        loss.forward(model.forward(X, train=True), y)
+        model.backward(loss.backward(), input_grad=False)
+        opt.step(model.params, model.grads)
+    return step
+
+
+def check_dtype(model, loss, X, y, dtype) -> None:
+    """One pass layer by layer: every array must stay ``dtype`` (no silent float64)."""
     h = X
     for i, layer in enumerate(model.layers):
         h = layer.forward(h)
@@ -74,47 +101,13 @@ def check_dtype(model, loss, X, y, dtype):
         assert arr.dtype == dtype, f"{name} is {arr.dtype}, expected {dtype}"
 
 
-def median_times(fns, steps: int, warmup: int = 3) -> list[float]:
-    """Median wall times of several functions, timed in turn within each round.
-
-    Interleaving the calls means that a burst of load from other processes on the
-    machine slows all of them alike, so their ratio stays meaningful.
-    """
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(steps):
-        for fn, record in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            record.append(time.perf_counter() - start)
-    return [float(np.median(record)) for record in times]
-
-
-def median_block_times(fns, steps: int, rounds: int = 5, warmup: int = 3) -> list[float]:
-    """Median wall times of several functions, each timed in blocks of ``steps`` calls.
-
-    Used for PyTorch: its OpenMP threads keep spinning for a while after each call
-    and would slow down a NumPy call made right after it, so single calls are not
-    interleaved; whole blocks (each with its own warm-up) alternate instead, which
-    still spreads bursts of outside load over both.
-    """
-    times = [[] for _ in fns]
-    for _ in range(rounds):
-        for fn, record in zip(fns, times):
-            record.append(median_times([fn], steps, warmup)[0])
-    return [float(np.median(record)) for record in times]
-
-
-def gemm_only(dtype, seed: int = 1):
-    """A function doing exactly the step's products, on fresh arrays, and nothing else."""
+def gemm_step(dtype, seed: int = 1):
+    """Exactly the step's matrix products (same shapes, same transposed views), nothing else."""
     rng = np.random.default_rng(seed)
-    arrays = []
-    for d_in, d_out in zip(SIZES[:-1], SIZES[1:]):
-        arrays.append((rng.standard_normal((BATCH, d_in)).astype(dtype),     # X
-                       rng.standard_normal((d_out, d_in)).astype(dtype),     # W
-                       rng.standard_normal((BATCH, d_out)).astype(dtype)))   # dS
+    arrays = [(rng.standard_normal((BATCH, d_in)).astype(dtype),     # X
+               rng.standard_normal((d_out, d_in)).astype(dtype),     # W
+               rng.standard_normal((BATCH, d_out)).astype(dtype))    # dS
+              for d_in, d_out in zip(SIZES[:-1], SIZES[1:])]
 
     def products():
         for i, (X, W, dS) in enumerate(arrays):
@@ -125,12 +118,12 @@ def gemm_only(dtype, seed: int = 1):
     return products
 
 
-def torch_step_fn():
-    """One training step of the same network in PyTorch (float32), or None if not importable."""
-    try:
-        import torch
-    except ImportError:
-        return None
+def torch_step(dtype):
+    """The same network and step in PyTorch (float32 only)."""
+    import torch  # only in the PyTorch worker's interpreter
+
+    if dtype != np.float32:
+        raise ValueError("the PyTorch comparison is in float32")
     torch.manual_seed(0)
     mods = []
     for i, (d_in, d_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
@@ -150,73 +143,94 @@ def torch_step_fn():
     return step
 
 
-def profile(dtype, steps: int):
-    """Where one step's time goes, each part timed on its own (interleaved)."""
-    model, X, y = build(dtype)
-    loss, opt = losses.SoftmaxCrossEntropy(), optim.SGD(lr=1e-3)
-    scores = model.forward(X)
-    loss.forward(scores, y)
-    dscores = loss.backward()
-    model.backward(dscores)
-    params, grads = model.params, model.grads
-    inputs = [model.forward_to(X, i) for i in range(len(model.layers))]
-    outputs = [layer.forward(h) for layer, h in zip(model.layers, inputs)]
-    parts = {
-        "whole step": lambda: train_step(model, loss, opt, X, y),
-        "GEMMs only": gemm_only(dtype),
-        "forward": lambda: model.forward(X),
-        "loss fwd+bwd": lambda: (loss.forward(scores, y), loss.backward()),
-        "backward": lambda: model.backward(dscores, input_grad=False),
-        "SGD.step": lambda: opt.step(params, grads),
-        "  in place w -= lr dw": lambda: [w.__isub__(1e-3 * grads[k]) for k, w in params.items()],
-        "  ReLU fwd+bwd": lambda: [(model.layers[i].forward(inputs[i]), model.layers[i].backward(outputs[i]))
-                                   for i in (1, 3)],
-    }
-    times = median_times(list(parts.values()), steps)
-    whole = times[0]
-    print(f"\nprofile, {np.dtype(dtype).name} (ms, median of {steps}; share of the whole step):")
-    for name, t in zip(parts, times):
-        print(f"  {name:<24} {t * 1e3:8.3f}  {t / whole:6.1%}")
+WORKERS = {"coursekit": coursekit_step, "gemm": gemm_step, "torch": torch_step}
 
 
-def run(steps: int = 30) -> bool:
+def run_worker(name: str, dtype_name: str, steps: int) -> None:
+    """Time one worker and print {"min": seconds, "median": seconds} as JSON on stdout."""
+    if name == "torch" and os.environ.get("OMP_NUM_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    step = WORKERS[name](np.dtype(dtype_name).type)
+    print(json.dumps(step_times(step, steps)))
+
+
+# ----------------------------------------------------------------------------
+# The driver: alternating processes, best round of each
+# ----------------------------------------------------------------------------
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def measure(python: str, name: str, dtype_name: str, steps: int, threads: int | None) -> float:
+    """The fastest step of ``steps`` in a new process (the statistic least hurt by other load)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    if threads:
+        env.update({variable: str(threads) for variable in THREAD_VARIABLES})
+    out = subprocess.run([python, __file__, "--worker", name, "--dtype", dtype_name,
+                          "--steps", str(steps)], capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{name} worker failed:\n{out.stderr}")
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["min"])
+
+
+def torch_interpreter(given: str | None) -> str | None:
+    """An interpreter that can import torch: --torch-python, $TORCH_PYTHON, or this one."""
+    for python in (given, os.environ.get("TORCH_PYTHON"), sys.executable):
+        if python and subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+def best_times(jobs: list[tuple[str, str, str]], rounds: int, steps: int,
+               threads: int | None) -> dict[tuple[str, str], float]:
+    """Best time over ``rounds`` processes of each job (python, worker, dtype), alternating."""
+    best: dict[tuple[str, str], float] = {}
+    for r in range(rounds):
+        for python, name, dtype_name in (jobs if r % 2 == 0 else jobs[::-1]):
+            t = measure(python, name, dtype_name, steps, threads)
+            key = (name, dtype_name)
+            best[key] = min(best.get(key, np.inf), t)
+    return best
+
+
+def main(rounds: int, steps: int, torch_python: str | None, threads: int | None) -> bool:
     flops = matmul_flops()
+    jobs = [(sys.executable, name, dtype) for dtype in ("float32", "float64")
+            for name in ("coursekit", "gemm")]
+    python_torch = torch_interpreter(torch_python)
+    if python_torch:
+        jobs.insert(1, (python_torch, "torch", "float32"))
     print(f"MLP {'-'.join(map(str, SIZES))}, ReLU, softmax cross-entropy, SGD, batch {BATCH}; "
-          f"{flops / 1e6:.1f} MFLOP of matrix products per step; median of {steps} steps")
-    print(f"{'dtype':>8} {'ms/step':>8} {'GFLOP/s':>8} {'GEMM ms':>8} {'GEMM GFLOP/s':>12} {'ratio':>6}")
-    ratios = {}
-    for dtype in (np.float32, np.float64):
-        model, X, y = build(dtype)
-        loss, opt = losses.SoftmaxCrossEntropy(), optim.SGD(lr=1e-3)
-        check_dtype(model, loss, X, y, dtype)
-        t_step, t_gemm = median_times(
-            [lambda: train_step(model, loss, opt, X, y), gemm_only(dtype)], steps)
-        ratios[dtype] = t_gemm / t_step
-        print(f"{np.dtype(dtype).name:>8} {t_step * 1e3:>8.2f} {flops / t_step / 1e9:>8.1f} "
-              f"{t_gemm * 1e3:>8.2f} {flops / t_gemm / 1e9:>12.1f} {ratios[dtype]:>6.0%}")
-    torch_step = torch_step_fn()
-    if torch_step is None:
-        print("PyTorch: not importable, comparison skipped")
-    else:
-        model, X, y = build(np.float32)
-        loss, opt = losses.SoftmaxCrossEntropy(), optim.SGD(lr=1e-3)
-        t_ours, t_torch = median_block_times([lambda: train_step(model, loss, opt, X, y), torch_step], steps)
-        print(f"PyTorch float32: {t_torch * 1e3:.2f} ms/step, coursekit {t_ours * 1e3:.2f} ms/step; "
-              f"coursekit / PyTorch time = {t_ours / t_torch:.2f} (target: <= 1)")
-    met = ratios[np.float32] >= TARGET
-    print(f"target: float32 step at >= {TARGET:.0%} of the GEMM rate: "
-          f"{'met' if met else 'MISSED'} ({ratios[np.float32]:.0%})")
-    return met
+          f"{flops / 1e6:.1f} MFLOP of matrix products per step; each number: the fastest step of "
+          f"{steps} in each of {rounds} processes; threads: {threads or 'library defaults'}")
+    best = best_times(jobs, rounds, steps, threads)
+    print(f"{'':>10} {'dtype':>8} {'ms/step':>8} {'GFLOP/s':>8}")
+    for (name, dtype_name), t in best.items():
+        print(f"{name:>10} {dtype_name:>8} {t * 1e3:>8.2f} {flops / t / 1e9:>8.1f}")
+    gemm_share = best[("gemm", "float32")] / best[("coursekit", "float32")]
+    met = gemm_share >= GEMM_TARGET
+    print(f"float32: the matrix products are {gemm_share:.0%} of coursekit's step "
+          f"(target >= {GEMM_TARGET:.0%}): {'met' if met else 'MISSED'}")
+    if python_torch is None:
+        print("PyTorch: no interpreter with torch (use --torch-python or TORCH_PYTHON); comparison skipped")
+        return met
+    ratio = best[("coursekit", "float32")] / best[("torch", "float32")]
+    print(f"float32: coursekit / PyTorch time = {ratio:.2f} (target <= 1: "
+          f"{'met' if ratio <= 1 else 'MISSED'}; PyTorch from {python_torch})")
+    return met and ratio <= 1
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
-    parser.add_argument("--profile", action="store_true",
-                        help="also break a step down into its parts")
+    parser.add_argument("--rounds", type=int, default=5, help="processes per framework (best is kept)")
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per process")
+    parser.add_argument("--torch-python", help="a Python interpreter that can import torch")
+    parser.add_argument("--threads", type=int, help="threads per process for BLAS and PyTorch (default: theirs)")
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    met = run(args.steps)
-    if args.profile:
-        for dtype in (np.float32, np.float64):
-            profile(dtype, args.steps)
-    sys.exit(0 if met else 1)
+    if args.worker:
+        run_worker(args.worker, args.dtype, args.steps)
+        sys.exit(0)
+    sys.exit(0 if main(args.rounds, args.steps, args.torch_python, args.threads) else 1)

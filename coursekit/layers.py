@@ -15,8 +15,7 @@ The mathematics lives in coursekit.functional; a layer only remembers state.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -27,6 +26,23 @@ from . import functional as F
 from . import init as initialisers
 from ._rng import as_generator
 from ._types import Array, ArrayLike, Seed
+
+
+class _NamedErrors:
+    """Context manager: re-raise ValueError, TypeError and FloatingPointError with the
+    layer and method prefixed ("Linear(4, 2).forward: ..."); free when nothing fails."""
+
+    __slots__ = ("layer", "method")
+
+    def __init__(self, layer: object, method: str) -> None:
+        self.layer, self.method = layer, method
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: Any) -> None:
+        if isinstance(err, (ValueError, TypeError, FloatingPointError)):
+            raise type(err)(f"{self.layer!r}.{self.method}: {err}") from None
 
 
 class Layer(ABC):
@@ -67,13 +83,10 @@ class Layer(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
-    @contextmanager
-    def _named_errors(self, method: str) -> Iterator[None]:
-        """Prefix shape and dtype errors from the functional core with this layer's name."""
-        try:
-            yield
-        except (ValueError, TypeError, FloatingPointError) as err:
-            raise type(err)(f"{self!r}.{method}: {err}") from None
+    def _named_errors(self, method: str) -> _NamedErrors:
+        """``with self._named_errors("forward"):`` prefixes shape and dtype errors from
+        the functional core with this layer's name."""
+        return _NamedErrors(self, method)
 
     def _last_cache(self) -> Any:
         if self._cache is None:

@@ -33,6 +33,7 @@ Running quantities kept in ``state`` (each has the shape of w):
 """
 from __future__ import annotations
 
+import math
 import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -82,20 +83,24 @@ def _read_state(state: State | None, defaults: dict[str, float], running: tuple[
         )
     out = {**defaults, **state}
     for name in defaults:
-        value = out[name]
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{where}: {name} must be a number, got {value!r}")
-        value = float(value)
-        if not np.isfinite(value):
-            raise ValueError(f"{where}: {name} must be finite, got {value}")
-        if name == "lr" and value < 0:
-            raise ValueError(f"{where}: the learning rate lr must be >= 0, got {value}")
-        if name == "eps" and value <= 0:
-            raise ValueError(f"{where}: eps must be > 0 (it keeps the division finite), got {value}")
-        if name in ("momentum", "rho", "beta1", "beta2") and not 0.0 <= value < 1.0:
-            raise ValueError(f"{where}: {name} must lie in [0, 1), got {value}")
-        out[name] = value
+        out[name] = _hyper_parameter(name, out[name], where)
     return out
+
+
+def _hyper_parameter(name: str, value: Any, where: str) -> float:
+    """``value`` as a float, after checking that it is a finite number in the range of ``name``."""
+    if type(value) is not float and (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)):
+        raise TypeError(f"{where}: {name} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{where}: {name} must be finite, got {value}")
+    if name == "lr" and number < 0:
+        raise ValueError(f"{where}: the learning rate lr must be >= 0, got {number}")
+    if name == "eps" and number <= 0:
+        raise ValueError(f"{where}: eps must be > 0 (it keeps the division finite), got {number}")
+    if name in ("momentum", "rho", "beta1", "beta2") and not 0.0 <= number < 1.0:
+        raise ValueError(f"{where}: {name} must lie in [0, 1), got {number}")
+    return number
 
 
 def _running(state: State, key: str, w: Array, where: str) -> Array:
