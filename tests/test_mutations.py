@@ -45,7 +45,10 @@ if str(TESTS) not in sys.path:  # standalone run: the test modules import each o
 from mutation_catalogue import CATALOGUE, OWN_TESTS, Mutation  # noqa: E402
 
 PACKAGE = "coursekit"
-TIME_LIMIT = 30.0  # seconds per mutant; a mutant that runs longer counts as killed (it hangs)
+# A mutant that runs longer than HANG_FACTOR times its tests' baseline time (plus a few
+# seconds) hangs: it counts as killed.  The factor is large enough that load on the
+# machine never turns a surviving mutant into a timed-out one.
+HANG_FACTOR, HANG_MARGIN = 5.0, 10.0
 
 settings.register_profile("mutants", database=None, derandomize=True, deadline=None, print_blob=False,
                           phases=[Phase.explicit, Phase.reuse, Phase.generate],
@@ -245,11 +248,13 @@ def baseline(modules: set[str]) -> dict[str, float]:
 
 def run_mutation(mutation: Mutation, order: dict[str, float]) -> Result:
     source = mutated_source(mutation)
+    tests = OWN_TESTS[mutation.module]
+    limit = HANG_MARGIN + HANG_FACTOR * sum(t for case, t in order.items() if case.split("::")[0] in tests)
     start = time.perf_counter()
     with fresh_modules((mutation.module, source, str(module_file(mutation.module)))):
         try:
-            with time_limit(TIME_LIMIT):
-                failures, _ = run_cases(OWN_TESTS[mutation.module], order)
+            with time_limit(limit):
+                failures, _ = run_cases(tests, order)
         except _TimeUp as err:
             failures = [f"timed out ({err})"]
         except Exception as err:  # the mutant does not even import
