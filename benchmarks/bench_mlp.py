@@ -64,7 +64,7 @@ def step_times(fn, steps: int, warmup: int = 5) -> dict[str, float]:
 # ----------------------------------------------------------------------------
 def coursekit_step(dtype, seed: int = 0):
     """One training step of the MLP in coursekit, as fit does it."""
-    from coursekit import layers, losses, optim  # the worker may run without coursekit on the path
+    from coursekit import layers, losses, optim, train  # the worker may run without coursekit on the path
 
     rng = np.random.default_rng(seed)
     modules = []
@@ -79,9 +79,7 @@ def coursekit_step(dtype, seed: int = 0):
     check_dtype(model, loss, X, y, dtype)
 
     def step():
-        loss.forward(model.forward(X, train=True), y)
-        model.backward(loss.backward(), input_grad=False)
-        opt.step(model.params, model.grads)
+        train.train_step(model, loss, opt, X, y)  # what fit does for every mini-batch
     return step
 
 

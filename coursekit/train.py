@@ -98,6 +98,37 @@ def evaluate(model, loss, X, y, batch_size: int = 1024) -> tuple[float, float]:
     return total_loss / len(X), correct / len(X)
 
 
+def train_step(model, loss, optimizer, Xb, yb, lam: float = 0.0) -> None:
+    """One mini-batch step: forward, loss, backward (+ 2 lam W), optimizer.step, in place."""
+    loss.forward(model.forward(Xb, train=True), yb)
+    if isinstance(model, Layer):  # dJ/dX of the data is never used: skip it
+        model.backward_params(loss.backward())
+    else:  # any model with backward(dy), as in the API
+        model.backward(loss.backward())
+    grads = model.grads
+    if lam > 0:
+        for name, g in l2_penalty(model.params, lam)[1].items():
+            grads[name] = grads[name] + g
+    optimizer.step(model.params, grads)
+
+
+def _record(history: History, model, loss, optimizer, lam: float, X_train, y_train,
+            X_val=None, y_val=None) -> dict:
+    """Append one epoch's measurements (test mode) to history; return them for the progress bar."""
+    train_loss, train_acc = evaluate(model, loss, X_train, y_train)
+    history.train_cost.append(train_loss + l2_penalty(model.params, lam)[0])
+    history.train_loss.append(train_loss)
+    history.train_acc.append(train_acc)
+    history.lr.append(optimizer.lr)
+    summary = {"loss": f"{train_loss:.3f}", "acc": f"{train_acc:.3f}"}
+    if X_val is not None:
+        val_loss, val_acc = evaluate(model, loss, X_val, y_val)
+        history.val_loss.append(val_loss)
+        history.val_acc.append(val_acc)
+        summary.update(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
+    return summary
+
+
 def fit(model, loss, optimizer, X_train, y_train, X_val=None, y_val=None, epochs: int = 10,
         batch_size: int = 64, lam: float = 0.0, rng=None, progress: bool = True,
         lr_schedule=None) -> History:
@@ -125,28 +156,6 @@ def fit(model, loss, optimizer, X_train, y_train, X_val=None, y_val=None, epochs
         if lr_schedule is not None:
             optimizer.lr = lr_schedule(epoch)
         for Xb, yb in minibatches(X_train, y_train, batch_size, rng=gen):
-            scores = model.forward(Xb, train=True)
-            loss.forward(scores, yb)
-            if isinstance(model, Layer):  # dJ/dX of the data is never used: skip it
-                model.backward_params(loss.backward())
-            else:  # any model with backward(dy), as in the API
-                model.backward(loss.backward())
-            grads = model.grads
-            if lam > 0:
-                for name, g in l2_penalty(model.params, lam)[1].items():
-                    grads[name] = grads[name] + g
-            optimizer.step(model.params, grads)
-
-        train_loss, train_acc = evaluate(model, loss, X_train, y_train)
-        history.train_cost.append(train_loss + l2_penalty(model.params, lam)[0])
-        history.train_loss.append(train_loss)
-        history.train_acc.append(train_acc)
-        history.lr.append(optimizer.lr)
-        summary = {"loss": f"{train_loss:.3f}", "acc": f"{train_acc:.3f}"}
-        if X_val is not None:
-            val_loss, val_acc = evaluate(model, loss, X_val, y_val)
-            history.val_loss.append(val_loss)
-            history.val_acc.append(val_acc)
-            summary.update(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
-        bar.set_postfix(summary)
+            train_step(model, loss, optimizer, Xb, yb, lam)
+        bar.set_postfix(_record(history, model, loss, optimizer, lam, X_train, y_train, X_val, y_val))
     return history

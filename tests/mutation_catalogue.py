@@ -255,8 +255,9 @@ CATALOGUE = [
              "            grads[name] = grads[name] + g\n    return grads",
              "            grads[name] = grads[name]\n    return grads"),
     # ------------------------------------------------------------------ the training loop
-    Mutation("fit", "training", TRAIN, "the L2 gradient is not added",
-             "                    grads[name] = grads[name] + g", "                    grads[name] = grads[name]"),
+    Mutation("train_step", "training", TRAIN, "the L2 gradient is not added",
+             "            grads[name] = grads[name] + g\n    optimizer",
+             "            grads[name] = grads[name]\n    optimizer"),
     Mutation("fit", "training", TRAIN, "the mini-batch order does not use rng",
              "minibatches(X_train, y_train, batch_size, rng=gen)",
              "minibatches(X_train, y_train, batch_size, rng=None)"),

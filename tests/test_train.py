@@ -243,3 +243,14 @@ def test_fit_follows_the_optimisers_rule_step_by_step(make, rule):
     for k, state in opt.state.items():
         for name, value in states[k].items():
             np.testing.assert_allclose(state[name], value, rtol=1e-12, atol=1e-14, err_msg=f"{k} {name}")
+
+
+def test_train_step_is_one_step_of_the_rule_with_the_l2_gradient():
+    X, y = data.blobs(n=10, rng=0)
+    model, twin, loss = mlp(2, 4, 3), mlp(2, 4, 3), losses.SoftmaxCrossEntropy()
+    train.train_step(model, loss, optim.SGD(lr=0.1), X, y, lam=0.2)
+    loss.forward(twin.forward(X), y)
+    twin.backward(loss.backward())
+    for k, w in twin.params.items():
+        g = twin.grads[k] + (2 * 0.2 * w if w.ndim == 2 else 0.0)
+        np.testing.assert_allclose(model.params[k], w - 0.1 * g, rtol=1e-12, atol=1e-15)
