@@ -4,6 +4,7 @@
     coursekit grade A2 [--submissions DIR] ...      instructors: autograde a class
     coursekit export A2                             instructors: the grades CSV again
     coursekit validate A2.ipynb                     students: every visible check, full messages
+    coursekit doctor                                instructors: can this machine grade, and how?
 
 ``coursekit <command> --help`` explains each one.
 """
@@ -16,6 +17,7 @@ import sys
 import tempfile
 
 import nbformat
+import nbgrader
 import numpy as np
 from traitlets.config import Config
 
@@ -149,7 +151,7 @@ def cmd_release(args) -> int:
     names = args.assignments or source.names(src_dir)
     open(os.path.join(src_dir, local.SOURCE_MARKER), "a").close()  # hidden blocks may run only here
     isolation = "sandbox" if sandbox.mode() else "none"  # the instructor's own solution: trusted code
-    settings = grader.Settings(cache_dir=os.path.join(root, course.STATE, "cache"), isolation=isolation)
+    settings = grader.Settings(cache_dir=grader.cache_dir(os.path.join(root, course.STATE)), isolation=isolation)
     status = 0
     with tempfile.TemporaryDirectory(prefix="coursekit-release-") as tmp:
         target = os.path.join(tmp, "assignments") if args.check else os.path.join(os.path.dirname(src_dir), "assignments")
@@ -266,6 +268,20 @@ def cmd_validate(args) -> int:
     return validate.main(args.notebook)
 
 
+def cmd_doctor(args) -> int:
+    """Say whether and how this machine can grade, and what to do if it cannot."""
+    found = sandbox.mode()
+    print(f"python: {sys.executable} ({sys.version.split()[0]}); nbgrader {nbgrader.__version__}")
+    print(f"course folder: {course_dir(args.course_dir)}")
+    if found == "root":
+        print("sandbox: bubblewrap as root, student code switched to an unprivileged user")
+    elif found == "user":
+        print("sandbox: bubblewrap in an unprivileged user namespace (no root needed)")
+    else:
+        print(f"sandbox: NOT AVAILABLE -- {sandbox.unavailable_reason()}")
+    return 0 if found else 1
+
+
 # ---------------------------------------------------------------------------
 # the parser
 # ---------------------------------------------------------------------------
@@ -328,6 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "notebook (they come with the assignment).")
     va.add_argument("notebook", help="the assignment notebook, e.g. A2/A2.ipynb")
     va.set_defaults(func=cmd_validate)
+
+    doc = sub.add_parser("doctor", help="instructors: can this machine grade, and how?",
+                         description="Print the sandbox mode this machine supports (root, or an "
+                         "unprivileged user namespace) or what is missing and how to enable it; exit 1 "
+                         "when student code cannot be isolated here.")
+    _course_args(doc)
+    doc.set_defaults(func=cmd_doctor)
     return parser
 
 

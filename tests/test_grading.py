@@ -1,27 +1,31 @@
-"""Unit tests of the grading helpers, the checks behind the assignments and the grader's parts.
+"""Unit tests of the grader's parts: messages, the wire format, call plans, judging,
+hidden cases, the runner driven without a sandbox, submissions on disk, similarity.
 
-Fast: no sandbox, no nbgrader run (see test_grading_sandbox.py and
-test_grading_e2e.py for those).
+Fast: no sandbox and no nbgrader run (test_grading_sandbox.py and
+test_grading_e2e.py do those).
 """
 from __future__ import annotations
 
-import json
 import os
+import struct
 import subprocess
 import sys
+import textwrap
+import time
+import unicodedata
 
 import nbformat
 import numpy as np
 import pytest
 
 from coursekit import grading
-from coursekit._grader import checks, feedback, pipeline, preprocessor, verify
+from coursekit.grading import driver, export, grader, judging, local, pipeline, protocol, similarity, source, spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # ---------------------------------------------------------------------------
-# messages: shape, dtype, relative error, the wrong gradient -- never the answer
+# messages: the wrong array, its shape and error -- never the expected values
 # ---------------------------------------------------------------------------
 def test_mismatch_reports_shape_dtype_and_error_but_not_expected_values():
     expected = np.array([[123.456789, -987.654321], [55.5555, 0.0]])
@@ -40,6 +44,18 @@ def test_mismatch_reports_shape_dtype_and_error_but_not_expected_values():
     assert "expected a numeric array" in grading.describe_mismatch("dx", "text", expected)
 
 
+def test_a_transposed_result_is_named_as_such():
+    msg = grading.describe_mismatch("dW", np.zeros((3, 5)), np.zeros((5, 3)))
+    assert "the transpose of what is expected" in msg
+
+
+def test_the_tolerance_is_the_stated_one():
+    """A relative error of 1e-5 must fail at the default rtol 1e-6 (a loosened tolerance fails this)."""
+    e = np.array([1.0, 2.0, 3.0])
+    assert grading.describe_mismatch("x", e * (1 + 1e-5), e) is not None
+    assert grading.describe_mismatch("x", e * (1 + 1e-7), e) is None
+
+
 def test_assert_gradients_names_every_wrong_gradient_and_the_right_ones():
     exp = {"dx": np.ones(3), "dW": np.ones((2, 3)), "db": np.ones(2)}
     got = {"dx": np.ones(3), "dW": np.zeros((2, 3)), "db": np.ones(3)}
@@ -56,417 +72,388 @@ def test_relative_errors_is_zero_for_equal_and_one_against_zero():
                           [0.0, 0.0, 1.0])
 
 
-def test_digits_split_matches_scikit_learn_and_is_reproducible():
-    from sklearn.datasets import load_digits
-
-    X, y = grading._digits()
-    d = load_digits()
-    assert np.array_equal(X, d.data / 16.0) and np.array_equal(y, d.target)
-    a = grading.digits_split(seed=0)
-    b = grading.digits_split(seed=0)
-    assert all(np.array_equal(u, v) for u, v in zip(a, b))
-    assert a[0].shape == (1297, 64) and a[2].shape == (500, 64)
-    assert sorted(np.concatenate([a[1], a[3]])) == sorted(y)
-
-
-def test_check_defers_to_the_grader_inside_the_sandbox(monkeypatch):
-    monkeypatch.setenv(grading.SANDBOX_ENV, "1")
-    with pytest.raises(grading.GradingDeferred):
-        grading.check("A2", "linear_visible", {})
+def test_digits_split_is_reproducible_and_disjoint():
+    X1, y1, Xv1, yv1 = grading.digits_split(seed=3)
+    X2, y2, _, _ = grading.digits_split(seed=3)
+    assert X1.shape == (1297, 64) and Xv1.shape == (500, 64)
+    np.testing.assert_array_equal(X1, X2)
+    np.testing.assert_array_equal(y1, y2)
+    assert not (set(map(bytes, X1)) & set(map(bytes, Xv1))) or len(X1) + len(Xv1) == 1797
 
 
 # ---------------------------------------------------------------------------
-# the checks: the instructor's solutions pass, typical mistakes fail by name
+# the wire format: bounded, numbers only
 # ---------------------------------------------------------------------------
-def _solution_namespace(assignment: str) -> dict:
-    nb = nbformat.read(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), as_version=4)
-    namespace = {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution"):
-            exec(compile(cell.source, f"<{meta['grade_id']}>", "exec"), namespace)  # noqa: S102
-    namespace.setdefault("np", np)
-    return namespace
+def roundtrip(header, arrays):
+    read_fd, write_fd = os.pipe()
+    data = protocol.encode(header, arrays)
+    os.write(write_fd, data)
+    os.close(write_fd)
+    try:
+        return protocol.FrameReader(read_fd).read(deadline=time.monotonic() + 5)
+    finally:
+        os.close(read_fd)
 
 
-@pytest.mark.parametrize("assignment", ["A1", "A2"])
-def test_solutions_pass_every_check(assignment):
-    namespace = _solution_namespace(assignment)
-    for name, check in checks.for_assignment(assignment).items():
-        assert checks.run_in_process(check, namespace) == [], name
+def test_frames_carry_arrays_with_their_dtype_shape_and_layout():
+    rng = np.random.default_rng(0)
+    arrays = {"c": rng.standard_normal((3, 4)), "f": np.asfortranarray(rng.standard_normal((3, 4))),
+              "s": rng.standard_normal((3, 8))[:, ::2], "i": np.arange(5, dtype=np.int32),
+              "b": np.array([True, False]), "scalar": np.float64(2.5)}
+    header, got = roundtrip({"op": "x", "seq": 1}, arrays)
+    assert header["op"] == "x" and header["seq"] == 1
+    for key, value in arrays.items():
+        np.testing.assert_array_equal(got[key], value)
+        assert got[key].dtype == np.asarray(value).dtype
+    assert got["f"].flags.f_contiguous and not got["f"].flags.c_contiguous
+    assert not got["s"].flags.c_contiguous and not got["s"].flags.f_contiguous
 
 
-def test_linear_check_names_the_wrong_gradient():
-    ns = _solution_namespace("A2")
-
-    def bad_backward(dout, cache):
-        dx, dW, db = ns["linear_backward"](dout, cache)
-        return dx, dW, dout.mean(axis=0)
-
-    problems = checks.run_in_process(checks.get("A2", "linear_visible"), {**ns, "linear_backward": bad_backward})
-    assert len(problems) == 1
-    assert "db: wrong values" in problems[0] and "(correct: out, dx, dW)" in problems[0]
+def test_frames_refuse_objects():
+    with pytest.raises(TypeError, match="numbers only"):
+        protocol.encode({}, {"x": np.array([object()])})
 
 
-def test_hidden_checks_catch_relu_at_zero_unstable_softmax_and_strided_numgrad():
-    ns = _solution_namespace("A2")
-    relu = {**ns, "relu_backward": lambda dout, cache: dout * (cache >= 0)}
-    assert any("inputs exactly at 0" in p for p in checks.run_in_process(checks.get("A2", "relu_hidden"), relu))
-
-    def naive_softmax(scores, y):
-        p = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
-        n = len(y)
-        d = p.copy()
-        d[np.arange(n), y] -= 1
-        return float(-np.log(p[np.arange(n), y]).mean()), d / n
-
-    with np.errstate(all="ignore"):
-        problems = checks.run_in_process(checks.get("A2", "softmax_hidden"),
-                                         {**ns, "softmax_cross_entropy": naive_softmax})
-    assert any("large logits" in p for p in problems)
-    assert not any("a batch of 1" in p for p in problems)
-
-    def flat_numgrad(f, x, h=1e-5):
-        flat = x.reshape(-1)  # a copy when x is not contiguous: perturbing it changes nothing
-        grad = np.zeros(flat.shape)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + h
-            fp = f(x)
-            flat[i] = old - h
-            fm = f(x)
-            flat[i] = old
-            grad[i] = (fp - fm) / (2 * h)
-        return grad.reshape(x.shape)
-
-    problems = checks.run_in_process(checks.get("A2", "numgrad_hidden"), {**ns, "numerical_gradient": flat_numgrad})
-    assert [p.split(":")[0] for p in problems] == ["case a non-contiguous x"]
+def test_a_frame_over_the_limit_is_refused_before_it_is_read():
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, struct.pack(">4sIQ", b"CKG1", 10, 8 << 30))  # claims 8 GB
+    reader = protocol.FrameReader(read_fd, max_blob=1 << 20)
+    with pytest.raises(protocol.ProtocolError, match="over the limit"):
+        reader.read(deadline=time.monotonic() + 5)
+    for fd in (read_fd, write_fd):
+        os.close(fd)
 
 
-def test_training_check_requires_the_stated_accuracy():
-    ns = _solution_namespace("A2")
-
-    def untrained(X_train, y_train, X_val, y_val, seed):
-        return ns["train_two_layer"](X_train, y_train, X_val, y_val, seed, epochs=0)
-
-    problems = checks.run_in_process(checks.get("A2", "training"), {**ns, "train_two_layer": untrained})
-    assert len(problems) == 1 and "below the required 0.90" in problems[0]
-
-
-def test_a1_checks_catch_a_dense_jacobian_free_sign_error():
-    ns = _solution_namespace("A1")
-    wrong = {**ns, "squared_loss_grad_W": lambda W, x, y: np.outer(y - W @ x, x)}
-    problems = checks.run_in_process(checks.get("A1", "tensor_visible"), wrong)
-    assert len(problems) == 1 and "dJ_dW: wrong values" in problems[0] and "(correct: dz_dW)" in problems[0]
-
-
-def test_every_test_cell_of_the_solutions_has_a_check_and_back():
-    for assignment in ("A1", "A2"):
-        nb = nbformat.read(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), as_version=4)
-        test_ids = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if preprocessor.is_test_cell(c)}
-        assert test_ids == set(checks.for_assignment(assignment))
-        hidden = [c for c in nb.cells if preprocessor.BEGIN_HIDDEN in c.source]
-        assert {c.metadata["nbgrader"]["grade_id"] for c in hidden} == {i for i in test_ids if i.endswith("_hidden")}
+@pytest.mark.parametrize("damage", ["garbage", "short", "lying-size"])
+def test_malformed_frames_are_protocol_errors_or_a_closed_channel(damage):
+    good = protocol.encode({"op": "x", "seq": 1}, {"a": np.arange(4.0)})
+    if damage == "garbage":
+        data, error = b"not a frame at all" * 3, protocol.ProtocolError
+    elif damage == "short":
+        data, error = good[:-5], protocol.ChannelClosed
+    else:  # the header declares more array bytes than the blob holds
+        body = good[protocol.PREFIX.size:]
+        header_len = struct.unpack(">4sIQ", good[:protocol.PREFIX.size])[1]
+        header, blob = body[:header_len], body[header_len:]
+        header = header.replace(b"[4]", b"[40]")
+        data = struct.pack(">4sIQ", b"CKG1", len(header), len(blob)) + header + blob
+        error = protocol.ProtocolError
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, data)
+    os.close(write_fd)
+    with pytest.raises(error):
+        protocol.FrameReader(read_fd).read(deadline=time.monotonic() + 5)
+    os.close(read_fd)
 
 
 # ---------------------------------------------------------------------------
-# hidden tests stay with the instructor: their cases are in solutions/_hidden/,
-# not in the coursekit package that students install
+# call plans, cases and judging
 # ---------------------------------------------------------------------------
-ALL_ASSIGNMENTS = ("A1", "A2", "A3", "A4")
+LINEAR = spec.Part("linear", calls=(spec.call("linear_forward", "x", "W", "b", returns=("out", "cache")),
+                                    spec.call("linear_backward", "dout", "cache", returns=("dx", "dW", "db"))),
+                   compare=("out", "dx", "dW", "db"))
 
 
-def _hidden_test_ids(assignment: str) -> set:
-    nb = nbformat.read(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if preprocessor.BEGIN_HIDDEN in c.source}
+def linear_forward(x, W, b):
+    return x @ W.T + b, (x, W)
 
 
-def _hidden_case_strings(assignment: str) -> set:
-    """The string literals of the hidden-case functions: descriptions and f-string parts."""
-    import ast
-
-    tree = ast.parse(open(checks.hidden_cases_path(assignment, os.path.join(ROOT, "solutions"))).read())
-    found = set()
-    for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
-        for node in ast.walk(fn):
-            text = node.value.strip() if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
-            if " " in text and len(text) >= 8:  # not generic bits such as the f-string part "W ("
-                found.add(text)
-    return found
+def linear_backward(dout, cache):
+    x, W = cache
+    return dout @ W, dout.T @ x, dout.sum(axis=0)
 
 
-@pytest.mark.parametrize("assignment", ALL_ASSIGNMENTS)
-def test_every_hidden_test_cell_has_its_cases_in_the_instructor_folder(assignment):
-    hidden_ids = _hidden_test_ids(assignment)
-    assert hidden_ids and all(g.endswith("_hidden") for g in hidden_ids)
-    registered = checks.for_assignment(assignment)
-    assert {n for n, c in registered.items() if c.hidden} == hidden_ids
-    solutions = os.path.join(ROOT, "solutions")
-    for name in hidden_ids:
-        cases = checks.cases_of(registered[name], solutions)
-        assert cases and all(isinstance(d, str) and isinstance(i, dict) for d, i in cases), name
-        assert all(isinstance(v, np.ndarray) for _, i in cases for v in i.values()), name
-    # not an nbgrader assignment: `coursekit release` never copies it into assignments/
-    assert not os.path.exists(os.path.join(solutions, checks.HIDDEN_FOLDER, f"{checks.HIDDEN_FOLDER}.ipynb"))
-    assert sorted(os.listdir(os.path.join(ROOT, "assignments", assignment))) == [f"{assignment}.ipynb"]
+def linear_case(seed=0):
+    rng = np.random.default_rng(seed)
+    return {"x": rng.standard_normal((4, 3)), "W": rng.standard_normal((5, 3)), "b": rng.standard_normal(5),
+            "dout": rng.standard_normal((4, 5))}
 
 
-def test_the_package_holds_no_hidden_case_generator():
-    import coursekit
-
-    package = os.path.dirname(os.path.abspath(coursekit.__file__))
-    sources = {}
-    for dirpath, _, files in os.walk(package):
-        for f in files:
-            if f.endswith(".py"):
-                sources[os.path.join(dirpath, f)] = open(os.path.join(dirpath, f), encoding="utf-8").read()
-    assert len(sources) > 10
-    for assignment in ALL_ASSIGNMENTS:
-        secret = _hidden_case_strings(assignment)
-        assert len(secret) >= len(_hidden_test_ids(assignment))  # e.g. "inputs exactly at 0"
-        leaks = [(text, os.path.relpath(path, package)) for text in secret
-                 for path, src in sources.items() if text in src]
-        assert leaks == [], leaks
+def test_a_call_plan_records_what_the_functions_return_and_renders_as_code():
+    out = spec.run_case(LINEAR, linear_case(), {"linear_forward": linear_forward, "linear_backward": linear_backward})
+    assert set(out) == {"out", "dx", "dW", "db"} and out["dW"].shape == (5, 3)
+    assert LINEAR.render() == "out, cache = linear_forward(x, W, b)\ndx, dW, db = linear_backward(dout, cache)"
+    assert LINEAR.functions == ("linear_forward", "linear_backward")
 
 
-def test_hidden_cases_without_the_instructor_files_raise_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSEKIT_COURSE_ROOT", str(tmp_path))  # a course root with no solutions/
-    ns = _solution_namespace("A2")
-    for assignment in ALL_ASSIGNMENTS:
-        for name, check in checks.for_assignment(assignment).items():
-            if not check.hidden:
-                assert check.cases(), name  # visible cases are in the package
-                continue
-            with pytest.raises(checks.HiddenTestsUnavailable, match="only available to the instructor"):
-                check.cases()
-            assert checks.cases_of(check, os.path.join(ROOT, "solutions"))  # the grader's explicit folder
-    with pytest.raises(checks.HiddenTestsUnavailable, match="A2 relu_hidden is a hidden test"):
-        grading.check("A2", "relu_hidden", ns)
-    grading.check("A2", "relu_visible", ns)  # visible checks work anywhere
+def test_a_wrong_return_is_named_with_the_call():
+    with pytest.raises(TypeError, match=r"linear_backward\(dout, cache\) must return a tuple of 3 values"):
+        spec.run_case(LINEAR, linear_case(), {"linear_forward": linear_forward,
+                                               "linear_backward": lambda d, c: (1, 2)})
+    arrays, errors = spec.run_cases(LINEAR, [linear_case()], {"linear_forward": linear_forward})
+    assert errors and errors[0]["type"] == "NameError" and "linear_backward is not defined" in errors[0]["message"]
 
 
-def test_a_student_install_cannot_run_hidden_tests(tmp_path):
-    """The package copied alone (as a wheel installs it): hidden checks say they are instructor-only."""
-    import shutil
-
-    import coursekit
-
-    site = tmp_path / "site"
-    shutil.copytree(os.path.dirname(os.path.abspath(coursekit.__file__)), site / "coursekit",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    code = (f"import sys; sys.path.insert(0, {str(site)!r})\n"
-            "import coursekit, coursekit.grading as g\n"
-            f"assert coursekit.__file__.startswith({str(site)!r}), coursekit.__file__\n"
-            "from coursekit._grader import checks\n"
-            "try:\n"
-            "    g.check('A3', 'bn_backward_hidden', {})\n"
-            "except checks.HiddenTestsUnavailable as exc:\n"
-            "    print(exc)\n")
-    env = {k: v for k, v in os.environ.items() if k != "COURSEKIT_COURSE_ROOT"}
-    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path, env=env)
-    assert out.returncode == 0, out.stderr
-    assert "only available to the instructor" in out.stdout
+def test_judging_gives_partial_credit_per_case_and_counts_exceptions_as_failing_cases():
+    fns = {"linear_forward": linear_forward, "linear_backward": linear_backward}
+    cases = [(f"case {i}", linear_case(i)) for i in range(4)]
+    expected = [spec.run_case(LINEAR, inputs, fns) for _, inputs in cases]
+    bad = dict(fns, linear_backward=lambda d, c: (lambda r: (r[0], r[1], r[2] * (1 if d.shape[0] != 4 else 2)))(
+        linear_backward(d, c)))
+    arrays, errors = spec.run_cases(LINEAR, [c for _, c in cases[:3]], bad)
+    arrays.update({f"3/{k}": v for k, v in expected[3].items()})
+    errors.append({"case": 2, "type": "ZeroDivisionError", "message": "boom"})
+    verdict = judging.judge("linear_hidden", LINEAR, cases, {"arrays": arrays, "errors": errors}, expected)
+    assert not verdict.passed and verdict.reason == "wrong answer"
+    assert verdict.n_cases == 4 and verdict.n_failed == 3  # cases 0, 1 wrong, case 2 raised
+    assert verdict.fraction() == pytest.approx(0.25)
+    assert "db: wrong values" in verdict.problems[0] and "ZeroDivisionError: boom" in verdict.problems[2]
 
 
-def test_the_grader_reads_hidden_cases_from_its_source_folder(tmp_path):
-    cells = [{"source": "x = 1", "check": None}, {"source": "", "check": "relu_hidden"}]
-    cases = verify.write_job(str(tmp_path / "job"), "A2", cells, cell_timeout=3, max_output_chars=100,
-                             solutions_dir=os.path.join(ROOT, "solutions"))
-    with np.load(tmp_path / "job" / "inputs" / "relu_hidden.npz") as data:
-        assert sorted({k.split(":")[0] for k in data.files}) == [str(i) for i in range(len(cases["relu_hidden"]))]
-    with pytest.raises(checks.HiddenTestsUnavailable):
-        verify.write_job(str(tmp_path / "job2"), "A2", cells, cell_timeout=3, max_output_chars=100,
-                         solutions_dir=str(tmp_path / "no-solutions"))
-    c = pipeline.make_config(pipeline.Options("A2", str(tmp_path / "w"), ROOT, "sqlite://"))
-    assert c.SandboxedExecute.solutions_dir == os.path.join(ROOT, "solutions")
+def test_no_credit_without_a_record_or_for_tampering_or_forbidden_modules():
+    cases = [("c", linear_case())]
+    assert judging.judge("x", LINEAR, cases, None, None).fraction() == 0
+    tampered = judging.judge("x", LINEAR, cases, {"failed": "forged", "tampered": True}, None)
+    assert tampered.reason == "tampering detected" and tampered.fraction() == 0
+    two = cases * 2
+    ref = judging.judge("x", LINEAR, two, {"arrays": {}, "errors": [
+        {"case": 0, "type": "ModuleNotFoundError", "message": "No module named 'coursekit.functional'"}]},
+        [spec.run_case(LINEAR, linear_case(), {"linear_forward": linear_forward,
+                                               "linear_backward": linear_backward})] * 2)
+    assert ref.reason == "reference" and ref.fraction() == 0
 
 
 # ---------------------------------------------------------------------------
-# the delegation guard (in a subprocess: it disables coursekit's reference)
+# a tiny assignment on disk, graded by the runner without a sandbox
 # ---------------------------------------------------------------------------
-def test_delegation_guard_disables_reference_under_any_name():
-    code = (
-        "from coursekit.functional import linear_forward as renamed\n"
-        "import coursekit.layers as L, coursekit.gradcheck as G, coursekit.init as I, numpy as np\n"
-        "from coursekit._grader.child import disable_reference_implementations, ReferenceUseError\n"
-        "names = disable_reference_implementations()\n"
-        "assert 'coursekit.functional.linear_backward' in names\n"
-        "assert 'coursekit.gradcheck.numerical_jacobian' in names\n"
-        "assert {'coursekit.optim.adam_update', 'coursekit.init.he_normal'} <= set(names)\n"
-        "for call in (lambda: renamed(np.ones((1, 2)), np.ones((3, 2)), np.ones(3)),\n"
-        "             lambda: L.Linear(2, 3), lambda: G.numerical_gradient(lambda x: 0.0, np.ones(2)),\n"
-        "             lambda: I.he_normal((2, 3), np.random.default_rng(0))):\n"
-        "    try:\n"
-        "        call()\n"
-        "    except ReferenceUseError as e:\n"
-        "        assert 'calls coursekit reference' in str(e)\n"
-        "        assert str(e).endswith('coursekit.functional/layers/losses/gradcheck/optim/train/autodiff/init')\n"
-        "    else:\n"
-        "        raise SystemExit('reference still usable')\n"
-        "print('ok')\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+CHECKS = '''
+from coursekit.grading.spec import Assignment, Case, call
+T = Assignment("T1")
+T.part("square", title="The square",
+       calls=[call("square_forward", "x", returns=("out", "cache")),
+              call("square_backward", "dout", "cache", returns="dx")],
+       compare=("out", "dx"),
+       visible=[Case("x (3, 2)", code="""
+           rng = np.random.default_rng(0)
+           x = rng.standard_normal((3, 2))
+           dout = rng.standard_normal((3, 2))
+           """)])
+'''
+SOLUTION = "def square_forward(x):\n    return x ** 2, x\n\n\ndef square_backward(dout, cache):\n    return 2 * cache * dout\n"
+HIDDEN = '''# hidden tests: a 3-D input
+### BEGIN HIDDEN TESTS
+@grading.hidden_cases("square_hidden")
+def cases():
+    rng = np.random.default_rng(1)
+    return [("a 3-D x", {"x": rng.standard_normal((2, 3, 4)), "dout": rng.standard_normal((2, 3, 4))})]
+### END HIDDEN TESTS'''
 
 
-def test_a_check_that_allows_coursekit_init_gets_it_back_only_for_its_call():
-    code = (
-        "import numpy as np\n"
-        "from coursekit.init import he_normal as renamed\n"
-        "import coursekit.functional as F\n"
-        "from coursekit._grader import checks\n"
-        "from coursekit._grader.child import (disable_reference_implementations, reference_switched_on,\n"
-        "                                     ReferenceUseError)\n"
-        "disable_reference_implementations()\n"
-        "def off(call):\n"
-        "    try:\n"
-        "        call()\n"
-        "    except ReferenceUseError:\n"
-        "        return True\n"
-        "    return False\n"
-        "draw = lambda: renamed((300, 200), np.random.default_rng(0))\n"
-        "assert off(draw)\n"
-        "allowed = checks.get('A4', 'experiment').allowed_modules\n"
-        "assert allowed == ('coursekit.init',) and checks.get('A4', 'he_hidden').allowed_modules == ()\n"
-        "with reference_switched_on(allowed):\n"
-        "    W = draw()\n"
-        "    assert off(lambda: F.relu_forward(np.ones(3)))  # only the allowed module\n"
-        "assert abs(W.var() * 200 / 2 - 1) < 0.05  # He: variance 2 / fan_in\n"
-        "assert off(draw)  # switched off again\n"
-        "print('ok')\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+def tiny_notebook(answer=SOLUTION, extra=()):
+    nb = nbformat.v4.new_notebook()
+    cells = [nbformat.v4.new_code_cell("import numpy as np\nfrom coursekit import grading"),
+             nbformat.v4.new_code_cell(answer),
+             nbformat.v4.new_code_cell('grading.check("square_visible")'),
+             nbformat.v4.new_code_cell(HIDDEN)]
+    meta = [None, {"grade": False, "solution": True, "grade_id": "square_solution", "locked": False},
+            {"grade": True, "solution": False, "grade_id": "square_visible", "locked": True, "points": 1},
+            {"grade": True, "solution": False, "grade_id": "square_hidden", "locked": True, "points": 2}]
+    for cell, m in zip(cells, meta):
+        if m:
+            cell.metadata["nbgrader"] = dict(m, schema_version=3)
+    nb.cells = cells[:2] + [nbformat.v4.new_code_cell(c) for c in extra] + cells[2:]
+    return nb
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    folder = tmp_path / "solutions" / "T1"
+    folder.mkdir(parents=True)
+    (folder / "checks.py").write_text(CHECKS)
+    nbformat.write(tiny_notebook(), folder / "T1.ipynb")
+    src = source.find(str(tmp_path / "solutions"), "T1")
+    settings = grader.Settings(cache_dir=str(tmp_path / "cache"), isolation="none", cell_timeout=3,
+                               time_limit=40)
+    return src, settings
+
+
+def grade_tiny(tiny, nb):
+    src, settings = tiny
+    return grader.grade_notebook(nb, src, src.test_cells(), settings)
+
+
+def test_the_solution_passes_and_the_hidden_cases_come_from_the_hidden_block(tiny):
+    src, _ = tiny
+    cases = src.cases(src.test_cells())
+    assert [d for d, _ in cases["square_hidden"]] == ["a 3-D x"] and cases["square_hidden"][0][1]["x"].shape == (2, 3, 4)
+    run = grade_tiny(tiny, tiny_notebook())
+    assert all(v.passed for v in run.verdicts.values()), [v.message() for v in run.verdicts.values()]
+    assert run.test_outcomes == {"square_visible": "deferred", "square_hidden": "deferred"}
+
+
+def test_a_wrong_backward_fails_both_checks_with_a_reproducible_visible_case(tiny):
+    wrong = SOLUTION.replace("2 * cache * dout", "cache * dout")
+    run = grade_tiny(tiny, tiny_notebook(wrong))
+    visible, hidden = run.verdicts["square_visible"], run.verdicts["square_hidden"]
+    assert not visible.passed and not hidden.passed
+    message = visible.problems[0]
+    assert "dx: wrong values" in message and "To reproduce this case, run:" in message
+    assert "rng = np.random.default_rng(0)" in message and "dx = square_backward(dout, cache)" in message
+    assert "To reproduce" not in hidden.problems[0] and "default_rng(1)" not in hidden.problems[0]
+    # the snippet, run as printed beside the student's functions, reproduces the failure
+    snippet = textwrap.dedent(message.split("To reproduce this case, run:\n", 1)[1])
+    scope: dict = {}
+    exec(wrong, scope)
+    exec(snippet, scope)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2))
+    dout = rng.standard_normal((3, 2))
+    np.testing.assert_array_equal(scope["dx"], x * dout)
+    assert grading.describe_mismatch("dx", scope["dx"], 2 * x * dout) is not None
+
+
+def test_forged_answers_on_the_channel_are_tampering_and_change_nothing(tiny):
+    forge = ("import sys\nfrom coursekit.grading import protocol\n"
+             "for s in range(1, 40):\n    protocol.write_frame(int(sys.argv[-1]), {'op': 'check', 'seq': s, 'errors': []})")
+    run = grade_tiny(tiny, tiny_notebook(extra=[forge]))
+    assert run.tampering and all(v.passed for v in run.verdicts.values())
+    assert any("tampering detected" in e for e in run.events)
+
+
+def test_a_forged_duplicate_of_a_check_answer_zeroes_that_check(tiny):
+    """A thread left by a cell answers the first check request before the real answer does.
+
+    Requests: init (1), the four cells (2-5), the first check (6), which takes
+    half a second (the student's function sleeps); the thread writes at 0.2 s.
+    """
+    slow = SOLUTION.replace("def square_forward(x):\n", "def square_forward(x):\n    import time\n    time.sleep(0.5)\n")
+    forge = textwrap.dedent("""
+        import sys, threading, time
+        from coursekit.grading import protocol
+        def _forge():
+            time.sleep(0.2)  # after the last cell: while the first check runs
+            protocol.write_frame(int(sys.argv[-1]), {"op": "check", "seq": 6, "errors": []})
+        threading.Thread(target=_forge, daemon=True).start()
+        """)
+    run = grade_tiny(tiny, tiny_notebook(slow, extra=[forge]))
+    assert run.tampering
+    verdict = run.verdicts["square_visible"]
+    assert not verdict.passed and verdict.reason == "tampering detected", verdict.message()
+
+
+def test_a_cell_that_kills_its_process_costs_only_itself(tiny):
+    run = grade_tiny(tiny, tiny_notebook(extra=["import os\nos._exit(3)", "survivor = 1"]))
+    assert all(v.passed for v in run.verdicts.values())
+    assert any("ended the runner's process" in e for e in run.events)
+    assert run.cells[3]["error"] is None  # the cell after the crash ran
+
+
+def test_a_loop_that_swallows_interrupts_is_stopped_and_later_parts_graded(tiny):
+    loop = "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass"
+    started = time.monotonic()
+    run = grade_tiny(tiny, tiny_notebook(extra=[loop]))
+    assert all(v.passed for v in run.verdicts.values())
+    assert any("could not be interrupted" in e for e in run.events)
+    assert time.monotonic() - started < 20
+
+
+def test_output_printed_during_a_check_is_not_recorded(tiny):
+    leaky = SOLUTION.replace("    return 2 * cache * dout", "    print('LEAK', cache.tolist())\n    return 2 * cache * dout")
+    run = grade_tiny(tiny, tiny_notebook(leaky))
+    assert all(v.passed for v in run.verdicts.values())
+    assert not any("LEAK" in (r.get("stdout") or "") for r in run.cells.values())
+
+
+def test_a_hidden_block_refuses_to_run_in_a_students_kernel(tmp_path):
+    """Run where nbgrader would run a student's notebook (no source marker): the process ends, loudly."""
+    code = ("import numpy as np\nfrom coursekit import grading\n"
+            "@grading.hidden_cases('square_hidden')\ndef cases():\n    return []\nprint('graded anyway')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 86 and "graded anyway" not in out.stdout
+    assert "use the course configuration" in out.stderr.replace("\n", " ") or "course's grader" in out.stderr
 
 
 # ---------------------------------------------------------------------------
-# the grader's readers never trust the sandbox's files
+# submissions on disk
 # ---------------------------------------------------------------------------
-def test_forged_or_pickled_outputs_are_no_outputs(tmp_path):
-    import io
-
-    def record(header, payload=b""):
-        return json.dumps(dict(header, size=len(payload))).encode() + b"\n" + payload
-
-    pickled = io.BytesIO()
-    np.savez(pickled, **{"0:out": np.array([{"a": 1}], dtype=object)})
-    good = io.BytesIO()
-    np.savez(good, **{"0:out": np.ones(2)})
-    out = tmp_path / "out.bin"
-    out.write_bytes(record({"kind": "cell", "index": 0, "stdout": "a"})
-                    + record({"kind": "cell", "index": 99})
-                    + record({"kind": "check", "name": "linear_visible"}, pickled.getvalue())
-                    + record({"kind": "check", "name": "relu_visible", "errors": "x"}, good.getvalue())
-                    + b"junk that is not a record\n"
-                    + record({"kind": "cell", "index": 1}))
-    cells, recorded = verify.read_records(str(out), 3)
-    assert list(cells) == [0]  # index 99 does not exist; the record after the junk is ignored
-    assert list(recorded) == ["relu_visible"] and recorded["relu_visible"][1] == []
-    cases = list(checks.get("A2", "linear_visible").cases())
-    verdict = verify.judge("A2", "linear_visible", cases, recorded.get("linear_visible"), "")
-    assert not verdict.passed and verdict.problems == ["not checked: not reached"]
-    assert verify.read_records(str(tmp_path / "missing.bin"), 3) == ({}, {})
+def test_every_file_name_gets_its_own_safe_id():
+    names = [unicodedata.normalize("NFC", "Zoë"), unicodedata.normalize("NFD", "Zoë"), "x" * 240,
+             "a b\U0001F600", "alice", "../etc", "-"]
+    taken: set = set()
+    ids = []
+    for name in names:
+        ids.append(pipeline.student_id(name, taken))
+        taken.add(ids[-1])
+    assert len(set(ids)) == len(ids) and ids[4] == "alice"
+    for sid in ids:
+        assert sid and len(sid) <= pipeline.ID_LENGTH + 17 and "/" not in sid and not sid.startswith(".")
+        assert sid == sid.encode("ascii", "ignore").decode()
 
 
-# ---------------------------------------------------------------------------
-# submissions: what gets graded, and the notes recorded
-# ---------------------------------------------------------------------------
-def _release(assignment):
-    return nbformat.read(os.path.join(ROOT, "assignments", assignment, f"{assignment}.ipynb"), as_version=4)
+def test_links_are_refused_and_timestamps_validated(tmp_path):
+    sub = tmp_path / "sub"
+    good = nbformat.v4.new_notebook()
+    for student, stamp in (("ann", "2026-11-01 10:00:00"), ("bob", "yesterday"), ("cid", "2300-01-01 00:00:00")):
+        (sub / student / "T1").mkdir(parents=True)
+        nbformat.write(good, sub / student / "T1" / "T1.ipynb")
+        (sub / student / "T1" / "timestamp.txt").write_text(stamp)
+    (sub / "dan" / "T1").mkdir(parents=True)
+    os.symlink(sub / "ann" / "T1" / "T1.ipynb", sub / "dan" / "T1" / "T1.ipynb")
+    os.symlink(sub / "ann", sub / "eve")
+    found = {s.student: s for s in pipeline.find_submissions(str(sub), "T1")}
+    assert found["ann"].timestamp.startswith("2026-11-01") and not found["ann"].notes
+    assert not found["bob"].timestamp and "not a time" in found["bob"].notes[0]
+    assert not found["cid"].timestamp and "impossible time" in found["cid"].notes[0]
+    assert not found["dan"].path and "symbolic link" in found["dan"].notes[0]
+    assert not found["eve"].path and "symbolic link" in found["eve"].notes[0]
+    with pytest.raises(OSError):
+        pipeline.read_bounded(str(sub / "dan" / "T1" / "T1.ipynb"), 1000)
 
 
-def test_inspect_submission_records_every_problem():
-    rel = _release("A2")
-    known = {"A1": [c.metadata["nbgrader"]["grade_id"] for c in _release("A1").cells
-                    if c.metadata.get("nbgrader", {}).get("grade_id")]}
-    nb, notes = pipeline.inspect_submission(b"{not json", rel, "A2", known)
-    assert nb == rel and notes[0].startswith("invalid notebook")
-    nb, notes = pipeline.inspect_submission(nbformat.writes(_release("A1")).encode(), rel, "A2", known)
-    assert nb == rel and notes == ["notebook of assignment A1, not A2: graded as blank"]
-    edited = json.loads(nbformat.writes(rel))
-    edited["cells"] = [c for c in edited["cells"]
-                       if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != "relu_visible"]
-    for c in edited["cells"]:
-        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "linear_visible":
-            c["source"] = "pass"
-    nb, notes = pipeline.inspect_submission(json.dumps(edited).encode(), rel, "A2", known)
-    assert notes == ["deleted test cells restored: relu_visible",
-                     "edited test cells restored: linear_visible"]
-    _, notes = pipeline.inspect_submission(nbformat.writes(rel).encode(), rel, "A2", known)
-    assert notes == []
-
-
-def test_find_submissions_reads_both_layouts_and_renamed_files(tmp_path):
-    flat = tmp_path / "flat"
-    flat.mkdir()
-    (flat / "ann lee.ipynb").write_text("{}")
-    (flat / "bob.ipynb").write_text("{}")
-    assert [s.student for s in pipeline.find_submissions(str(flat), "A2")] == ["ann_lee", "bob"]
-    layout = tmp_path / "course" / "submitted"
-    (layout / "cy" / "A2").mkdir(parents=True)
-    (layout / "cy" / "A2" / "homework.ipynb").write_text("{}")
-    (layout / "di" / "A2").mkdir(parents=True)
-    (layout / "di" / "A2" / "A2.ipynb").write_text("{}")
-    subs = pipeline.find_submissions(str(tmp_path / "course"), "A2")
-    assert [(s.student, os.path.basename(s.path)) for s in subs] == [("cy", "homework.ipynb"), ("di", "A2.ipynb")]
-    assert subs[0].notes == ["renamed notebook 'homework.ipynb' graded as A2.ipynb"]
+def test_unusable_files_are_graded_as_blank_with_a_reason():
+    release = tiny_notebook("# YOUR CODE HERE\nraise NotImplementedError()")
+    other = nbformat.v4.new_notebook()
+    other.cells = [nbformat.v4.new_code_cell("x")]
+    other.cells[0].metadata["nbgrader"] = {"grade_id": "elsewhere"}
+    known = {"T1": pipeline._grade_ids(release), "T2": {"elsewhere"}}
+    assert "invalid notebook" in pipeline.inspect_submission(b"\x00{", release, "T1", known)[1][0]
+    assert "notebook of assignment T2" in pipeline.inspect_submission(
+        nbformat.writes(other).encode(), release, "T1", known)[1][0]
+    text, notes = pipeline.inspect_submission(nbformat.writes(tiny_notebook()).encode(), release, "T1", known)
+    assert not notes and "square_forward" in text
 
 
 # ---------------------------------------------------------------------------
-# feedback: no hidden-test lines, math without scripts
+# similarity and reasons
 # ---------------------------------------------------------------------------
-def test_scrub_removes_hidden_test_lines_from_tracebacks():
-    nb = nbformat.read(os.path.join(ROOT, "solutions", "A2", "A2.ipynb"), as_version=4)
-    secret = preprocessor.hidden_lines(nb)
-    assert any("hidden_test_marker" in s for s in secret)
-    tb = ['Cell In[4], line 4\n      3 hidden_suite = "linear_hidden"  # hidden_test_marker\n'
-          '----> 4 grading.check("A2", hidden_suite, globals())\n', "ValueError: boom"]
-    out = nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=tb)
-    clean = preprocessor.scrub_outputs([out], secret)[0]
-    text = "\n".join(clean["traceback"])
-    assert "hidden_test_marker" not in text and "hidden_suite" not in text and "ValueError: boom" in text
+def test_similarity_flags_pasted_library_code_and_copies_but_not_independent_work():
+    import inspect
+
+    from coursekit import functional
+
+    pasted = inspect.getsource(functional.linear_forward) + inspect.getsource(functional.linear_backward)
+    own_a = SOLUTION
+    own_b = ("def square_forward(values):\n    result = values * values\n    return result, values\n\n\n"
+             "def square_backward(upstream, saved):\n    local = saved + saved\n    return local * upstream\n")
+    best, _ = similarity.compare({"ann": pasted, "bob": own_a, "cid": own_b}, "", similarity.reference_files(("data",)))
+    assert similarity.flag(best.get("ann")).startswith("review:") and "coursekit/functional.py" in best["ann"][1]
+    assert similarity.flag(best.get("cid")) == ""
 
 
-def test_markdown_math_becomes_mathml_and_cdn_scripts_go():
-    html = feedback.markdown_math_to_mathml(r"Inline $W x + b$ and $$\frac{\partial J}{\partial W}$$ costs \$5.")
-    assert html.count("<math") == 2 and "$W" not in html and "<mfrac>" in html and r"\$5" in html
-    page = ('<head><!-- Load mathjax -->\n<script src="https://cdnjs.cloudflare.com/x.js"> </script>\n'
-            '<!-- End of mathjax configuration --><script src="http://evil/x.js"></script></head>')
-    assert "script" not in feedback.strip_remote_scripts(page)
+def test_reasons_name_the_cell_and_what_happened():
+    result = {"notes": ["renamed notebook 'x.ipynb' graded as T1.ipynb"], "report": {
+        "isolation": "user", "cell_names": {"5": "relu_solution"},
+        "events": ["cell 5: ran longer than 3 s and could not be interrupted"],
+        "cell_errors": [{"cell": 7, "error": "ModuleNotFoundError: No module named 'coursekit.functional'"}],
+        "parts": {"relu_visible": {"passed": False, "problems": []}}}}
+    text = "; ".join(export.reasons(result))
+    assert "cell 5 (relu_solution): ran longer than 3 s" in text
+    assert "uses coursekit's reference implementation (coursekit.functional" in text
+    assert text.startswith("renamed notebook") and "failed checks: relu_visible" in text
 
 
-def test_a_forged_grade_cell_becomes_an_ordinary_cell():
-    rel = _release("A2")
-    nb = json.loads(nbformat.writes(rel))
-    nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "bonus", "outputs": [],
-                        "source": "pass", "metadata": {"nbgrader": {
-                            "grade": True, "solution": False, "locked": True, "points": 100,
-                            "grade_id": "bonus", "schema_version": 3}}})
-    graded, notes = pipeline.inspect_submission(json.dumps(nb).encode(), rel, "A2", {})
-    assert notes == ["unknown nbgrader cells treated as ordinary cells: bonus"]
-    assert "nbgrader" not in graded.cells[-1].metadata
+def test_every_assignment_checks_file_imports_no_reference_module():
+    for name in source.names(os.path.join(ROOT, "solutions")):
+        path = os.path.join(ROOT, "solutions", name, "checks.py")
+        imported = driver.sandbox.coursekit_imports(path)
+        assert imported <= {"grading"}, f"{name}/checks.py imports coursekit.{imported - {'grading'}}"
 
 
-def test_a1_reference_jacobians_agree_with_finite_differences():
-    from coursekit import functional as F
-    from coursekit.gradcheck import numerical_jacobian
-
-    s = np.random.default_rng(5).standard_normal(6)
-    _, tcache = F.tanh_forward(s.reshape(1, -1))
-    tanh_j = checks.jacobian_from_vjp(lambda e: F.tanh_backward(e.reshape(1, -1), tcache)[0], 6)
-    assert np.allclose(tanh_j, numerical_jacobian(np.tanh, s.copy()), atol=1e-8)
-    _, scache = F.softmax_forward(s.reshape(1, -1))
-    soft_j = checks.jacobian_from_vjp(lambda e: F.softmax_backward(e.reshape(1, -1), scache)[0], 6)
-    softmax = lambda v: np.exp(v - v.max()) / np.exp(v - v.max()).sum()  # noqa: E731
-    assert np.allclose(soft_j, numerical_jacobian(softmax, s.copy()), atol=1e-8)
-
-
-def test_digits_split_uses_the_same_data_as_coursekit_data():
-    from coursekit import data
-
-    X, y = data.digits()
-    X2, y2 = grading._digits()
-    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+def test_the_expected_outputs_file_belongs_to_its_checks(tmp_path, tiny):
+    src, settings = tiny
+    outputs = grader.expected_outputs(src, settings)
+    path = str(tmp_path / "visible_expected.npz")
+    local.write_expected(path, {"square_visible": outputs["square_visible"]}, "abc")
+    read = local.read_expected(path)
+    assert read["digest"] == "abc" and set(read["checks"]) == {"square_visible"}
+    np.testing.assert_array_equal(read["checks"]["square_visible"][0]["dx"], outputs["square_visible"][0]["dx"])

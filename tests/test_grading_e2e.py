@@ -1,154 +1,348 @@
-"""End to end: `coursekit grade` really runs nbgrader on the sample class (examples/class).
+"""End to end: `coursekit grade` really runs nbgrader on the sample class, as an unprivileged user.
 
-Every expected score and reason of examples/class/expected.csv is checked, and
-so are the feedback files, the instructor's input files, regrading, and
-resuming a run that was killed half-way.
+Every expected score and reason of examples/class/expected.csv is checked
+(grading as the unprivileged account `coursekit-grader` when the tests run as
+root, in an unprivileged user namespace), and so are the feedback pages, the
+gradebook formgrader reads, manual grading, the instructor's files (only read),
+regrading and resuming, per-assignment caching, a foreign nbgrader
+configuration, a notebook of 20,000 cells and the student's `coursekit validate`.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
+import nbformat
 import pytest
 
-from coursekit._grader import pipeline, sandbox
+from coursekit.grading import sandbox
+from grader_user import account_folder, give_to_account, unprivileged
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASS = os.path.join(ROOT, "examples", "class")
 EXPECTED = os.path.join(CLASS, "expected.csv")
 LIMITS = ["--cell-timeout", "3", "--time-limit", "15"]  # the limits expected.csv is written for
+BIN = os.path.dirname(sys.executable)
 
 pytestmark = pytest.mark.slow
-if os.geteuid() != 0 or not sandbox.available():
-    pytest.skip("grading needs root and bubblewrap (make install)", allow_module_level=True)
+if not sandbox.mode():
+    pytest.fail(f"no sandbox on this machine: {sandbox.unavailable_reason()}", pytrace=False)
 
 
-def _env():
-    return {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+@pytest.fixture(scope="module", autouse=True)
+def shared_caches():
+    """One grader cache per account for the whole module: the solutions' outputs are computed once."""
+    with account_folder() as user_cache:
+        root_cache = tempfile.mkdtemp(prefix="coursekit-cache-")
+        CACHES.update(user=user_cache, own=root_cache)
+        yield
+        shutil.rmtree(root_cache, ignore_errors=True)
 
 
-def grade(assignment, submissions, workdir, *extra, check=True):
-    cmd = [sys.executable, "-m", "coursekit.cli", "grade", assignment, "--submissions", submissions,
-           "--workdir", str(workdir), "--quiet", "--jobs", "2", *LIMITS, *extra]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600, cwd=ROOT)
+CACHES: dict = {}
+
+
+def env(home: str, account: bool = False) -> dict:
+    cache = CACHES.get("user" if account and os.geteuid() == 0 else "own", "")
+    return {**os.environ, "PATH": BIN + os.pathsep + os.environ.get("PATH", ""), "HOME": home,
+            "MPLBACKEND": "Agg", "COURSEKIT_CACHE": cache}
+
+
+def coursekit(*args, course: str, run=None, check=True, timeout=900):
+    """Run the coursekit command on the course folder ``course``; ``run`` runs it as the account."""
+    out = (run or subprocess.run)([os.path.join(BIN, "coursekit"), *args, "--course-dir", course,
+                                   "--source", os.path.join(ROOT, "solutions")],
+                                  capture_output=True, text=True, env=env(course, account=run is not None),
+                                  timeout=timeout, cwd=course)
     if check:
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
     return out
 
 
-def read_csv(path):
-    with open(path, newline="") as fh:
+def read_csv(path) -> dict:
+    with open(path, newline="", encoding="utf-8") as fh:
         return {r["student"]: r for r in csv.DictReader(fh)}
 
 
-def tree_digest(folder):
+def expected_rows(assignment: str) -> list:
+    with open(EXPECTED, newline="", encoding="utf-8") as fh:
+        return [e for e in csv.DictReader(fh) if e["assignment"] == assignment]
+
+
+def tree_digest(folder) -> str:
     h = hashlib.sha256()
     for dirpath, dirs, files in sorted(os.walk(folder)):
         dirs.sort()
-        for f in sorted(files):
-            path = os.path.join(dirpath, f)
-            st = os.stat(path)
+        for name in sorted(files):
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
             h.update(f"{os.path.relpath(path, folder)}|{st.st_mtime_ns}|".encode())
-            h.update(open(path, "rb").read())
+            h.update(os.readlink(path).encode() if os.path.islink(path) else open(path, "rb").read())
     return h.hexdigest()
 
 
-def gradebook_scores(workdir, assignment):
+def assignments() -> list:
+    return sorted({e["assignment"] for e in csv.DictReader(open(EXPECTED, newline="", encoding="utf-8"))})
+
+
+# ---------------------------------------------------------------------------
+# the sample class, graded as an unprivileged user
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("assignment", assignments())
+def test_sample_class_as_an_unprivileged_user_gets_every_expected_score_and_reason(assignment):
+    before = tree_digest(CLASS)
+    with account_folder() as course, unprivileged() as run:
+        out = coursekit("grade", assignment, "--submissions", os.path.join(CLASS, assignment), "--quiet",
+                        "--jobs", "2", *LIMITS, "--expect", EXPECTED, course=course, run=run)
+        assert "all match" in out.stdout, out.stdout[-3000:] + out.stderr[-3000:]
+        rows = read_csv(os.path.join(course, "reports", assignment, "grades.csv"))
+        expected = expected_rows(assignment)
+        assert set(rows) == {e["student"] for e in expected}
+        for exp in expected:  # what --expect checked, spelled out
+            row = rows[exp["student"]]
+            assert row["status"] == "graded" and row["isolation"] == ("user" if os.geteuid() == 0 or
+                                                                      sandbox.mode() == "user" else "root")
+            assert float(row["score"]) == pytest.approx(float(exp["score"]), abs=0.01), exp["student"]
+            assert exp["reason_contains"] in row["reason"], (exp["student"], row["reason"])
+        parts = [c for c in next(iter(rows.values())) if c not in (
+            "student", "submission", "status", "score", "max_score", "manual", "reason", "similarity",
+            "isolation", "feedback")]
+        for row in rows.values():  # the per-part columns add up to the total
+            assert sum(float(row[p] or 0) for p in parts) == pytest.approx(float(row["score"]))
+        check_feedback(course, assignment, rows)
+        check_gradebook(course, assignment, rows)
+    assert tree_digest(CLASS) == before  # the instructor's files were only read
+
+
+def check_feedback(course: str, assignment: str, rows: dict) -> None:
+    """One page per student: no hidden test, no hidden input, no script, math as MathML, parts named."""
+    for student, row in rows.items():
+        html = open(os.path.join(course, row["feedback"]), encoding="utf-8").read()
+        for leak in ("BEGIN HIDDEN TESTS", "hidden_cases(", "RELU-INPUT-LEAK [["):
+            assert leak not in html, (student, leak)
+        assert "<script" not in html.lower() and "mathjax" not in html.lower()
+        assert html.count("<math") >= 3
+        assert "Part 1 \u2014" in html and "Test cell" not in html
+    autograded = open(os.path.join(course, "autograded", next(iter(rows)), assignment, f"{assignment}.ipynb"),
+                      encoding="utf-8").read()
+    assert "RELU-INPUT-LEAK [[" not in autograded
+
+
+def check_gradebook(course: str, assignment: str, rows: dict) -> None:
+    """formgrader's gradebook holds every graded submission with the CSV's score."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{workdir}/gradebook.db", "coursekit") as gb:
-        return sorted((s.student.id, g.name, g.score, g.max_score)
-                      for s in gb.assignment_submissions(assignment)
-                      for nb in s.notebooks for g in nb.grades)
+    with Gradebook(f"sqlite:///{course}/gradebook.db", "coursekit") as gb:
+        subs = {s.student.id: s for s in gb.assignment_submissions(assignment)}
+        for student, row in rows.items():
+            assert subs[student].score == pytest.approx(float(row["score"]))
+            assert os.path.isdir(os.path.join(course, "autograded", student, assignment))
 
 
-@pytest.mark.parametrize("assignment", ["A1", "A2"])
-def test_sample_class_gets_every_expected_score_and_reason(assignment, tmp_path):
-    before = tree_digest(CLASS)
-    out = grade(assignment, os.path.join(CLASS, assignment), tmp_path, "--expect", EXPECTED)
-    assert "all match" in out.stdout
-    rows = read_csv(tmp_path / f"grades-{assignment}.csv")
-    with open(EXPECTED, newline="") as fh:
-        expected = [e for e in csv.DictReader(fh) if e["assignment"] == assignment]
-    assert len(expected) >= 8 and set(rows) == {e["student"] for e in expected}
-    for exp in expected:  # the same comparison as --expect, spelled out
-        row = rows[exp["student"]]
-        assert row["status"] == "graded"
-        assert float(row["score"]) == pytest.approx(float(exp["score"])), exp["student"]
-        assert exp["reason_contains"] in row["reason"], (exp["student"], row["reason"])
-    # the per-part columns add up to the total
-    parts = pipeline.max_points_by_part(pipeline.Options(assignment, str(tmp_path), ROOT, ""))
-    for row in rows.values():
-        assert sum(float(row[p]) for p in parts) == pytest.approx(float(row["score"]))
-    # the summary an instructor reads
-    assert f"graded: {len(expected)}   failed: 0" in out.stdout and "mean score per part" in out.stdout
-    # feedback: one page per student, no hidden test, no remote script, math as MathML
-    autograded = open(tmp_path / "autograded" / expected[0]["student"] / assignment
-                      / f"{assignment}.ipynb").read()
-    assert "hidden_test_marker" in autograded  # the marker exists before feedback removes it
-    for exp in expected:
-        html = open(tmp_path / rows[exp["student"]]["feedback"]).read()
-        for leak in ("hidden_test_marker", "hidden_suite", "BEGIN HIDDEN TESTS"):
-            assert leak not in html, (exp["student"], leak)
-        assert "<script" not in html and "mathjax" not in html.lower()
-        assert html.count("<math") >= 5
-    # the instructor's submissions were only read
-    assert tree_digest(CLASS) == before
-
-
-def test_solution_scores_full_marks_and_release_scores_zero(tmp_path):
-    for assignment in ("A1", "A2"):
-        subs = tmp_path / f"subs-{assignment}"
-        subs.mkdir()
-        shutil.copy(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), subs / "instructor.ipynb")
-        shutil.copy(os.path.join(ROOT, "assignments", assignment, f"{assignment}.ipynb"), subs / "release.ipynb")
-        grade(assignment, str(subs), tmp_path / f"work-{assignment}")
-        rows = read_csv(tmp_path / f"work-{assignment}" / f"grades-{assignment}.csv")
-        assert rows["instructor"]["score"] == rows["instructor"]["max_score"]
-        assert "edited test cells" not in rows["instructor"]["reason"]
+# ---------------------------------------------------------------------------
+# solutions, releases, the gradebook and manual grading (as root, or as oneself)
+# ---------------------------------------------------------------------------
+def test_solutions_score_full_marks_and_releases_zero_and_written_answers_wait_for_a_human(tmp_path):
+    subs = tmp_path / "subs"
+    course = tmp_path / "course"
+    course.mkdir()
+    for assignment in assignments():
+        folder = subs / assignment
+        folder.mkdir(parents=True)
+        shutil.copy(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), folder / "instructor.ipynb")
+        shutil.copy(os.path.join(ROOT, "assignments", assignment, f"{assignment}.ipynb"), folder / "release.ipynb")
+        coursekit("grade", assignment, "--submissions", str(folder), "--quiet", *LIMITS, course=str(course))
+        rows = read_csv(course / "reports" / assignment / "grades.csv")
+        instructor, written = rows["instructor"], written_points(assignment)
         assert float(rows["release"]["score"]) == 0 and rows["release"]["status"] == "graded"
+        assert instructor["reason"] == "", instructor["reason"]
+        # every automatic point; the written answers wait for a human in formgrader
+        assert float(instructor["score"]) == pytest.approx(float(instructor["max_score"]) - sum(written.values()))
+        if written:
+            assert instructor["manual"] == "needs manual grading: " + ", ".join(written)
+            assert all(instructor[gid] == "" for gid in written)
 
 
-def test_regrading_gives_the_same_gradebook_and_a_killed_run_resumes(tmp_path):
-    subs = os.path.join(CLASS, "A1")
-    # a run killed as soon as its first student is done ...
-    work = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "coursekit.cli", "grade", "A1", "--submissions", subs,
-           "--workdir", str(work), "--quiet", "--jobs", "1", *LIMITS]
-    proc = subprocess.Popen(cmd, env=_env(), cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    results = work / "results" / "A1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (results.exists() and any(results.glob("*.json"))):
+def written_points(assignment: str) -> dict:
+    nb = nbformat.read(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in nb.cells
+            if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def test_formgrader_sees_the_grades_and_a_manual_grade_reaches_the_next_export(tmp_path):
+    from nbgrader.api import Gradebook
+
+    course = str(tmp_path / "course")
+    os.makedirs(course)
+    subs = os.path.join(CLASS, "A2", "submitted")
+    folder = tmp_path / "two" / "submitted"
+    for student in ("alice_correct", "bob_partial"):
+        shutil.copytree(os.path.join(subs, student), folder / student)
+    coursekit("grade", "A2", "--submissions", str(folder), "--quiet", *LIMITS, course=course)
+    rows = read_csv(os.path.join(course, "reports", "A2", "grades.csv"))
+    assert rows["alice_correct"]["manual"] == "needs manual grading: derivation_written"
+    results = os.path.join(course, ".coursekit", "results", "A2")
+    stamps = {f: os.stat(os.path.join(results, f)).st_mtime_ns for f in os.listdir(results)}
+    with Gradebook(f"sqlite:///{course}/gradebook.db", "coursekit") as gb:
+        sub = gb.find_submission("A2", "alice_correct")
+        assert sub.needs_manual_grade  # formgrader lists it under "needs manual grading"
+        grade = gb.find_grade("derivation_written", "A2", "A2", "alice_correct")
+        grade.manual_score = 1.5  # what a grader does in formgrader
+        gb.db.commit()
+    out = coursekit("export", "A2", course=course)
+    rows = read_csv(os.path.join(course, "reports", "A2", "grades.csv"))
+    assert float(rows["alice_correct"]["score"]) == pytest.approx(15 + 1.5)
+    assert rows["alice_correct"]["derivation_written"] == "1.5" and rows["alice_correct"]["manual"] == ""
+    assert rows["bob_partial"]["manual"] == "needs manual grading: derivation_written"
+    assert "graded: 2" in out.stdout
+    assert stamps == {f: os.stat(os.path.join(results, f)).st_mtime_ns for f in os.listdir(results)}
+
+
+def test_regrading_is_stable_and_a_killed_run_resumes(tmp_path):
+    course = str(tmp_path / "course")
+    os.makedirs(course)
+    subs = tmp_path / "A1"
+    subs.mkdir()
+    for name in ("amy_correct", "ben_blank", "dan_unstable_softmax", "eli_sign_error"):
+        shutil.copy(os.path.join(CLASS, "A1", f"{name}.ipynb"), subs)
+    cmd = [os.path.join(BIN, "coursekit"), "grade", "A1", "--submissions", str(subs), "--course-dir", course,
+           "--source", os.path.join(ROOT, "solutions"), "--quiet", "--jobs", "1", *LIMITS]
+    proc = subprocess.Popen(cmd, env=env(course), start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    results = os.path.join(course, ".coursekit", "results", "A1")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (os.path.isdir(results) and os.listdir(results)):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
-    assert 1 <= len(done_before) < 8
-    # ... is completed by running it again: finished students are not graded again
-    out = grade("A1", subs, work, "--expect", EXPECTED)
-    assert "all match" in out.stdout
-    for name, mtime in done_before.items():
-        assert (results / name).stat().st_mtime_ns == mtime
-    first = gradebook_scores(work, "A1")
-    assert len(first) == 8 * 10
-    # regrading everything gives the same gradebook
-    grade("A1", subs, work, "--regrade", "--expect", EXPECTED)
-    assert gradebook_scores(work, "A1") == first
+    done = {f: os.stat(os.path.join(results, f)).st_mtime_ns for f in os.listdir(results)}
+    assert 1 <= len(done) < 4
+    out = coursekit("grade", "A1", "--submissions", str(subs), "--quiet", *LIMITS, "--expect", EXPECTED,
+                    course=course, check=False)
+    assert "differences" not in out.stdout or "not listed" in out.stderr  # only the class subset
+    for name, stamp in done.items():  # finished students were not graded again
+        assert os.stat(os.path.join(results, name)).st_mtime_ns == stamp
+    first = read_csv(os.path.join(course, "reports", "A1", "grades.csv"))
+    coursekit("grade", "A1", "--submissions", str(subs), "--quiet", "--regrade", *LIMITS, course=course)
+    again = read_csv(os.path.join(course, "reports", "A1", "grades.csv"))
+    assert {s: r["score"] for s, r in first.items()} == {s: r["score"] for s, r in again.items()}
+
+
+def test_changing_one_assignment_does_not_invalidate_another(tmp_path):
+    solutions = tmp_path / "solutions"
+    shutil.copytree(os.path.join(ROOT, "solutions"), solutions)
+    course = str(tmp_path / "course")
+    os.makedirs(course)
+    picks = {"A1": "amy_correct.ipynb", "A3": "ann_correct.ipynb"}
+
+    def grade_both():
+        for assignment, name in picks.items():
+            folder = tmp_path / f"subs-{assignment}"
+            folder.mkdir(exist_ok=True)
+            shutil.copy(os.path.join(CLASS, assignment, name), folder)
+            subprocess.run([os.path.join(BIN, "coursekit"), "grade", assignment, "--submissions", str(folder),
+                            "--course-dir", course, "--source", str(solutions), "--quiet", *LIMITS],
+                           check=True, capture_output=True, env=env(course), timeout=600)
+        return {a: os.stat(os.path.join(course, ".coursekit", "results", a, n[:-6] + ".json")).st_mtime_ns
+                for a, n in picks.items()}
+
+    first = grade_both()
+    with open(solutions / "A3" / "checks.py", "a", encoding="utf-8") as fh:
+        fh.write("\n# a change to A3's checks\n")
+    second = grade_both()
+    assert second["A1"] == first["A1"]  # untouched: its stored result was reused
+    assert second["A3"] != first["A3"]  # its checks changed: graded again
+
+
+# ---------------------------------------------------------------------------
+# a foreign nbgrader configuration, a huge notebook, the student's validate
+# ---------------------------------------------------------------------------
+def test_nbgrader_with_a_foreign_config_fails_loudly_instead_of_grading_in_the_students_kernel(tmp_path):
+    course = tmp_path / "course"
+    (course / "source").mkdir(parents=True)
+    shutil.copytree(os.path.join(ROOT, "solutions", "A2"), course / "source" / "A2")
+    (course / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'other'\n")
+    e = env(str(course))
+    subprocess.run([os.path.join(BIN, "nbgrader"), "generate_assignment", "A2"], cwd=course, env=e,
+                   check=True, capture_output=True, timeout=300)
+    sub = course / "submitted" / "alice" / "A2"
+    sub.mkdir(parents=True)
+    shutil.copy(os.path.join(CLASS, "A2", "submitted", "alice_correct", "A2", "A2.ipynb"), sub / "A2.ipynb")
+    shutil.copy(course / "release" / "A2" / "checks.py", sub / "checks.py")
+    shutil.copy(course / "release" / "A2" / "visible_expected.npz", sub / "visible_expected.npz")
+    out = subprocess.run([os.path.join(BIN, "nbgrader"), "autograde", "A2"], cwd=course, env=e,
+                         capture_output=True, text=True, timeout=600)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "Hidden tests of coursekit assignments are graded only by the course's grader" in text
+    assert "coursekit grade" in text
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course}/gradebook.db", "other") as gb:
+        sub = gb.find_submission("A2", "alice")
+        assert sub.needs_manual_grade  # not recorded as a normal grade
+
+
+def test_a_notebook_of_twenty_thousand_cells_is_graded_in_time_with_capped_feedback(tmp_path):
+    nb = nbformat.read(os.path.join(CLASS, "A2", "submitted", "alice_correct", "A2", "A2.ipynb"), as_version=4)
+    extra = [nbformat.v4.new_code_cell(f"x_{i} = {i}") for i in range(20_000)]
+    nb.cells = nb.cells[:2] + extra + nb.cells[2:]
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nbformat.write(nb, subs / "many_cells.ipynb")
+    course = str(tmp_path / "course")
+    os.makedirs(course)
+    started = time.monotonic()
+    coursekit("grade", "A2", "--submissions", str(subs), "--quiet", "--time-limit", "120", course=course)
+    elapsed = time.monotonic() - started
+    row = read_csv(os.path.join(course, "reports", "A2", "grades.csv"))["many_cells"]
+    assert float(row["score"]) == 15 and row["status"] == "graded", row
+    report = json.load(open(os.path.join(course, ".coursekit", "reports", "A2", "many_cells.json")))
+    assert report["seconds"] < 120 and elapsed < 600
+    page = os.path.getsize(os.path.join(course, row["feedback"]))
+    assert page < 3 * 2**20, page  # capped: not 20,000 cells of HTML
+    assert "more cells of this notebook are not shown" in open(os.path.join(course, row["feedback"])).read()
+
+
+def test_students_validate_their_notebook_without_root_or_a_sandbox(tmp_path):
+    with account_folder() as home, unprivileged() as run:
+        folder = os.path.join(home, "A2")
+        shutil.copytree(os.path.join(ROOT, "assignments", "A2"), folder)
+        give_to_account(folder)
+        blank = run([os.path.join(BIN, "coursekit"), "validate", os.path.join(folder, "A2.ipynb")],
+                    capture_output=True, text=True, env=env(home, account=True), timeout=600)
+        assert blank.returncode == 1 and "FAIL linear_visible" in blank.stdout and "not written yet" in blank.stdout
+        shutil.copy(os.path.join(CLASS, "A2", "submitted", "dave_transposed_dW", "A2", "A2.ipynb"),
+                    os.path.join(folder, "A2.ipynb"))
+        give_to_account(folder)
+        wrong = run([os.path.join(BIN, "coursekit"), "validate", os.path.join(folder, "A2.ipynb")],
+                    capture_output=True, text=True, env=env(home, account=True), timeout=600)
+        assert wrong.returncode == 1 and "FAIL linear_visible" in wrong.stdout
+        assert "dW: wrong shape" in wrong.stdout and "To reproduce this case, run:" in wrong.stdout
+        shutil.copy(os.path.join(CLASS, "A2", "submitted", "alice_correct", "A2", "A2.ipynb"),
+                    os.path.join(folder, "A2.ipynb"))
+        give_to_account(folder)
+        good = run([os.path.join(BIN, "coursekit"), "validate", os.path.join(folder, "A2.ipynb")],
+                   capture_output=True, text=True, env=env(home, account=True), timeout=600)
+        assert good.returncode == 0, good.stdout[-3000:] + good.stderr[-2000:]
+        assert "PASS linear_visible" in good.stdout and "visible checks pass" in good.stdout
 
 
 def test_cli_help_and_bad_input():
-    out = subprocess.run([sys.executable, "-m", "coursekit.cli", "grade", "--help"],
-                         capture_output=True, text=True, env=_env(), timeout=60)
+    out = subprocess.run([os.path.join(BIN, "coursekit"), "grade", "--help"], capture_output=True, text=True,
+                         env=env(ROOT), timeout=60)
     assert out.returncode == 0
-    for words in ("--submissions", "sandbox", "grades-ASSIGNMENT.csv", "feedback", "--regrade", "--jobs"):
+    for words in ("--submissions", "sandbox", "grades.csv", "feedback", "--regrade", "--jobs",
+                  "--unsafe-no-sandbox", "formgrader"):
         assert words in out.stdout
-    out = subprocess.run([sys.executable, "-m", "coursekit.cli", "grade", "A9", "--submissions", CLASS],
-                         capture_output=True, text=True, env=_env(), timeout=60)
+    out = subprocess.run([os.path.join(BIN, "coursekit"), "grade", "A9", "--submissions", CLASS],
+                         capture_output=True, text=True, env=env(ROOT), timeout=60, cwd=ROOT)
     assert out.returncode == 2 and "unknown assignment 'A9'" in out.stderr

@@ -38,8 +38,10 @@ def gradebook_rows(db_url: str, assignment: str) -> dict:
             cells = {}
             for nb in sub.notebooks:
                 for g in nb.grades:
-                    manual = g.cell_type == "markdown" or (g.auto_score is None)
-                    cells[g.name] = (None if g.score is None else float(g.score), float(g.max_score),
+                    # nbgrader's Grade.score says 0 for an answer nobody has graded yet: look closer
+                    given = g.manual_score if g.manual_score is not None else g.auto_score
+                    manual = g.cell_type == "markdown" or g.auto_score is None
+                    cells[g.name] = (None if given is None else float(given), float(g.max_score),
                                      "manual" if manual else "auto")
             out[sub.student.id] = {"score": float(sub.score or 0.0), "max_score": float(sub.max_score),
                                    "cells": cells}

@@ -48,6 +48,26 @@ class GradedRun:
     seconds: float
 
 
+def cache_dir(state: str) -> str:
+    """Where the grader keeps what it can rebuild: the solution's outputs, the curated package.
+
+    Entries are named by a hash of what they depend on, so one cache serves every
+    course of a user: $COURSEKIT_CACHE, else ~/.cache/coursekit when it can be made,
+    else ``<state>/cache``.
+    """
+    if os.environ.get("COURSEKIT_CACHE"):
+        return os.environ["COURSEKIT_CACHE"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "coursekit")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    return os.path.join(state, "cache")
+
+
 def code_cells(nb) -> list:
     return [c for c in nb.cells if c.get("cell_type") == "code"]
 
@@ -83,9 +103,10 @@ def run(src: source.AssignmentSource, steps: list, settings: Settings, wall: flo
     ``cwd``: the working folder of an unsandboxed run (a sandboxed one works in /sandbox).
     """
     how = settings.how()
-    spec = src.spec()
-    os.makedirs(settings.cache_dir, exist_ok=True)
-    package = sandbox.curated_package(spec.allow, settings.cache_dir)
+    package = ""
+    if how != "none":  # unsandboxed (a student's own validate), the installed coursekit is used
+        os.makedirs(settings.cache_dir, exist_ok=True)
+        package = sandbox.curated_package(src.spec().allow, settings.cache_dir)
     scratch = tempfile.mkdtemp(prefix="coursekit-run-")
     try:
         job = os.path.join(scratch, "job")
@@ -136,6 +157,7 @@ def expected_outputs(src: source.AssignmentSource, settings: Settings) -> dict:
     if problems or failed_cells:
         raise source.AssignmentError(f"the solution of {src.name} does not pass its own checks:\n  "
                                      + "\n  ".join(failed_cells + problems + outcome.events))
+    os.makedirs(settings.cache_dir, exist_ok=True)
     local.write_expected(path, outputs, fingerprint)
     return outputs
 

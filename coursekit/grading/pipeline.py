@@ -288,7 +288,7 @@ def release_differs(opts: Options) -> bool:
 
 
 def settings(opts: Options) -> grader.Settings:
-    return grader.Settings(cache_dir=os.path.join(opts.state, "cache"), cell_timeout=opts.cell_timeout,
+    return grader.Settings(cache_dir=grader.cache_dir(opts.state), cell_timeout=opts.cell_timeout,
                            time_limit=opts.time_limit, limits=sandbox.Limits(memory_mb=opts.memory_mb),
                            isolation=opts.isolation)
 

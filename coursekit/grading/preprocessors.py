@@ -129,7 +129,7 @@ class SandboxedExecute(NbGraderPreprocessor):
     def settings(self) -> grader.Settings:
         limits = sandbox.Limits(memory_mb=self.memory_mb, cpu_seconds=self.cpu_seconds,
                                 processes=self.max_processes, file_size_mb=self.file_size_mb)
-        return grader.Settings(cache_dir=os.path.join(self.state_dir, "cache"), cell_timeout=self.cell_timeout,
+        return grader.Settings(cache_dir=grader.cache_dir(self.state_dir), cell_timeout=self.cell_timeout,
                                time_limit=self.time_limit, limits=limits, isolation=self.isolation,
                                max_output_chars=self.max_output_chars)
 

@@ -258,7 +258,9 @@ def bwrap_argv(job_dir: str, package_dir: str, how: str, uid: int, limits: Limit
     # the curated coursekit hides the real one (which may sit inside the venv)
     argv += ["--ro-bind", package_dir, PACKAGE_DIR,
              "--perms", "1777", "--size", str(limits.workspace_mb * mb), "--tmpfs", SANDBOX_HOME,
-             "--ro-bind", job_dir, JOB_DIR, "--chdir", SANDBOX_HOME, "--clearenv"]
+             "--ro-bind", job_dir, JOB_DIR,
+             # the root itself read-only: as a normal user it would be a writable, unlimited tmpfs
+             "--remount-ro", "/", "--chdir", SANDBOX_HOME, "--clearenv"]
     for key, value in environment().items():
         argv += ["--setenv", key, value]
     if how == "root":

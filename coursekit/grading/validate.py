@@ -47,7 +47,7 @@ def run(path: str) -> tuple:
             continue
         if kind == "visible":
             visible[gid] = [(c.description, c.make_inputs()) for c in part.visible]
-    settings = grader.Settings(cache_dir=os.path.join(folder, ".coursekit-cache"), isolation="none",
+    settings = grader.Settings(cache_dir="", isolation="none",
                                cell_timeout=120.0, time_limit=1800.0)
     steps = grader.plan(cells, visible, spec, settings)
     outcome, _ = grader.run(source.AssignmentSource(spec.name, folder), steps, settings, settings.time_limit,
