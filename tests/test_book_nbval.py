@@ -44,6 +44,9 @@ def notebook_pages() -> list[str]:
 PAGES = notebook_pages()
 
 
+# Every chapter runs a second time here (the book build runs it once): on the
+# project's 2 cores this adds about 2.5 min of CPU unloaded, and much more on a
+# busy machine. Select or skip the items with `-k nbval_lax`.
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_chapter_passes_nbval_lax(page, tmp_path):
