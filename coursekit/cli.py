@@ -154,7 +154,8 @@ def cmd_release(args) -> int:
     settings = grader.Settings(cache_dir=grader.cache_dir(os.path.join(root, course.STATE)), isolation=isolation)
     status = 0
     with tempfile.TemporaryDirectory(prefix="coursekit-release-") as tmp:
-        target = os.path.join(tmp, "assignments") if args.check else os.path.join(os.path.dirname(src_dir), "assignments")
+        course_release = os.path.join(os.path.dirname(src_dir), "assignments")
+        target = os.path.join(tmp, "assignments") if args.check else course_release
         config = Config()
         course.configure(config, root=tmp, source=src_dir, release=target,
                          db_url=f"sqlite:///{os.path.join(tmp, 'gradebook.db')}")
@@ -254,8 +255,8 @@ def cmd_export(args) -> int:
     if not os.path.isdir(folder):
         print(f"coursekit export: nothing graded yet for {opts.assignment} in {root}", file=sys.stderr)
         return 2
-    results = [pipeline.load_result(opts, f[:-5]) for f in sorted(os.listdir(folder)) if f.endswith(".json")]
-    results = [r for r in results if r]
+    loaded = [pipeline.load_result(opts, f[:-5]) for f in sorted(os.listdir(folder)) if f.endswith(".json")]
+    results = [r for r in loaded if r]
     release_nb = nbformat.read(os.path.join(opts.state, "release", opts.assignment,
                                             f"{opts.assignment}.ipynb"), as_version=4)
     spec = source.find(opts.source_dir, opts.assignment).spec()

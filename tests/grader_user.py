@@ -90,7 +90,7 @@ def give_to_account(path: str) -> None:
     """Make a folder the tests created writable by the account (when running as root)."""
     if os.geteuid() == 0:
         account = ensure_account()
-        for dirpath, dirs, files in os.walk(path):
+        for dirpath, _dirs, files in os.walk(path):
             os.chown(dirpath, account.pw_uid, account.pw_gid)
             for name in files:
                 os.chown(os.path.join(dirpath, name), account.pw_uid, account.pw_gid, follow_symlinks=False)

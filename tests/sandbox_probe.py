@@ -8,7 +8,6 @@ tests/test_grading_sandbox.py, as root and as an unprivileged account.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

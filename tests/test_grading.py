@@ -229,7 +229,8 @@ T.part("square", title="The square",
            dout = rng.standard_normal((3, 2))
            """)])
 '''
-SOLUTION = "def square_forward(x):\n    return x ** 2, x\n\n\ndef square_backward(dout, cache):\n    return 2 * cache * dout\n"
+SOLUTION = ("def square_forward(x):\n    return x ** 2, x\n\n\n"
+            "def square_backward(dout, cache):\n    return 2 * cache * dout\n")
 HIDDEN = '''# hidden tests: a 3-D input
 ### BEGIN HIDDEN TESTS
 @grading.hidden_cases("square_hidden")
@@ -275,7 +276,8 @@ def grade_tiny(tiny, nb):
 def test_the_solution_passes_and_the_hidden_cases_come_from_the_hidden_block(tiny):
     src, _ = tiny
     cases = src.cases(src.test_cells())
-    assert [d for d, _ in cases["square_hidden"]] == ["a 3-D x"] and cases["square_hidden"][0][1]["x"].shape == (2, 3, 4)
+    assert [d for d, _ in cases["square_hidden"]] == ["a 3-D x"]
+    assert cases["square_hidden"][0][1]["x"].shape == (2, 3, 4)
     run = grade_tiny(tiny, tiny_notebook())
     assert all(v.passed for v in run.verdicts.values()), [v.message() for v in run.verdicts.values()]
     assert run.test_outcomes == {"square_visible": "deferred", "square_hidden": "deferred"}
@@ -304,7 +306,8 @@ def test_a_wrong_backward_fails_both_checks_with_a_reproducible_visible_case(tin
 
 def test_forged_answers_on_the_channel_are_tampering_and_change_nothing(tiny):
     forge = ("import sys\nfrom coursekit.grading import protocol\n"
-             "for s in range(1, 40):\n    protocol.write_frame(int(sys.argv[-1]), {'op': 'check', 'seq': s, 'errors': []})")
+             "for s in range(1, 40):\n"
+             "    protocol.write_frame(int(sys.argv[-1]), {'op': 'check', 'seq': s, 'errors': []})")
     run = grade_tiny(tiny, tiny_notebook(extra=[forge]))
     assert run.tampering and all(v.passed for v in run.verdicts.values())
     assert any("tampering detected" in e for e in run.events)
@@ -316,7 +319,8 @@ def test_a_forged_duplicate_of_a_check_answer_zeroes_that_check(tiny):
     Requests: init (1), the four cells (2-5), the first check (6), which takes
     half a second (the student's function sleeps); the thread writes at 0.2 s.
     """
-    slow = SOLUTION.replace("def square_forward(x):\n", "def square_forward(x):\n    import time\n    time.sleep(0.5)\n")
+    slow = SOLUTION.replace("def square_forward(x):\n",
+                            "def square_forward(x):\n    import time\n    time.sleep(0.5)\n")
     forge = textwrap.dedent("""
         import sys, threading, time
         from coursekit.grading import protocol
@@ -348,7 +352,8 @@ def test_a_loop_that_swallows_interrupts_is_stopped_and_later_parts_graded(tiny)
 
 
 def test_output_printed_during_a_check_is_not_recorded(tiny):
-    leaky = SOLUTION.replace("    return 2 * cache * dout", "    print('LEAK', cache.tolist())\n    return 2 * cache * dout")
+    leaky = SOLUTION.replace("    return 2 * cache * dout",
+                             "    print('LEAK', cache.tolist())\n    return 2 * cache * dout")
     run = grade_tiny(tiny, tiny_notebook(leaky))
     assert all(v.passed for v in run.verdicts.values())
     assert not any("LEAK" in (r.get("stdout") or "") for r in run.cells.values())

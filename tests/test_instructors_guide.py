@@ -43,7 +43,7 @@ def test_the_guide_has_the_files_and_the_commands():
 def test_following_the_guide_literally_makes_and_grades_a_new_assignment(tmp_path):
     course = tmp_path / "course"
     course.mkdir()
-    for language, caption, text in guide_blocks():
+    for _language, caption, text in guide_blocks():
         if caption == "run":
             commands = [line for line in text.splitlines() if line.strip()]
             continue

@@ -26,9 +26,8 @@ import sys
 import numpy as np
 
 from coursekit import data
-from coursekit.grading.compare import (GradingError, assert_close, assert_gradients, describe_mismatch,
-                                       relative_errors)
-from coursekit.grading.local import SOURCE_MARKER, run_visible, smoke_test_hidden
+from coursekit.grading.compare import GradingError, assert_close, assert_gradients, describe_mismatch, relative_errors
+from coursekit.grading.local import SOURCE_MARKER, load_checks, run_visible, smoke_test_hidden
 
 __all__ = [
     "GradingError",
@@ -104,7 +103,9 @@ def hidden_cases(name: str):
         folder = os.path.dirname(os.getcwd())
         if not os.path.exists(os.path.join(folder, SOURCE_MARKER)):
             refuse(name)
-        print(smoke_test_hidden(name, make_cases(), _caller_globals(), os.getcwd()))
+        namespace = _caller_globals()
+        namespace.setdefault("checks", load_checks(os.getcwd())[1])  # as the grader gives a hidden block
+        print(smoke_test_hidden(name, make_cases(), namespace, os.getcwd()))
         return make_cases
     return decorate
 
@@ -125,7 +126,6 @@ def refuse(name: str) -> None:
     message = REFUSAL.format(name=name, assignment=os.path.basename(os.getcwd()) or "ASSIGNMENT")
     try:
         os.write(2, message.encode())
-        sys.__stderr__.flush()
     finally:
         os._exit(86)  # nbgrader records a failed submission (no score), not a grade
     raise HiddenCheckRefused(message)  # unreachable, for readers and type checkers

@@ -6,8 +6,11 @@ and where it occurs -- never an expected value, so a failing hidden test does
 not hand out the answer.
 
     >>> import numpy as np
-    >>> describe_mismatch("dW", np.zeros((2, 3)), np.ones((2, 3)))
-    'dW: wrong values, max relative error 1.0e+00 at index (0, 0), 6 of 6 entries wrong (tolerance rtol=1e-06, atol=1e-09)'
+    >>> print(describe_mismatch("dW", np.zeros((2, 3)), np.ones((2, 3))))
+    dW: wrong values, max relative error 1.0e+00 at index (0, 0), 6 of 6 entries wrong (tolerance
+    rtol=1e-06, atol=1e-09)
+
+(printed here on two lines; the message is one line).
 
 The relative error of one entry is |a - e| / max(|a| + |e|, tiny), as in a
 gradient check: 0 for equal entries, 1 when one of them is 0 and the other not.
@@ -35,7 +38,7 @@ def as_numeric(value) -> np.ndarray | None:
     """``value`` as an ndarray if it holds numbers (bool, int, float), else None."""
     try:
         arr = np.asarray(value)
-    except Exception:  # noqa: BLE001 - anything that is not an array is "not numeric"
+    except Exception:  # anything that is not an array is "not numeric"
         return None
     return arr if arr.dtype.kind in "biuf" else None
 

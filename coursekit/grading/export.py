@@ -18,7 +18,8 @@ LIMIT_SIGNS = {"MemoryError": "memory limit hit", "BlockingIOError": "process li
                "Resource temporarily unavailable": "process limit hit", "File too large": "file size limit hit",
                "OSError: [Errno 27]": "file size limit hit"}
 # coursekit modules a submission tried to use that the grader's sandbox does not hold
-REFERENCE = re.compile(r"No module named '(coursekit\.[a-z_]+)'|No such file or directory: '[^']*/coursekit/([a-z_]+)\.py'")
+REFERENCE = re.compile(r"No module named '(coursekit\.[a-z_]+)'"
+                       r"|No such file or directory: '[^']*/coursekit/([a-z_]+)\.py'")
 
 
 def part_of(grade_id: str) -> str:
@@ -147,12 +148,13 @@ def summary(table: list, parts: list) -> str:
     lines = [f"graded: {len(graded)}   failed: {len(failed)}   total: {len(table)}"]
     lines += [f"  FAILED {r['student']}: {r['reason']}" for r in failed]
     if graded:
-        lines.append(f"mean score: {sum(float(r['score']) for r in graded) / len(graded):.2f} / {graded[0]['max_score']}")
+        mean = sum(float(r["score"]) for r in graded) / len(graded)
+        lines.append(f"mean score: {mean:.2f} / {graded[0]['max_score']}")
         lines.append("mean score per part:")
         for part in parts:
             values = [float(r[part]) for r in graded if r.get(part, "") != ""]
-            mean = f"{sum(values) / len(values):6.2f}" if values else "   (manual)"
-            lines.append(f"  {part:<16} {mean}")
+            shown = f"{sum(values) / len(values):6.2f}" if values else "   (manual)"
+            lines.append(f"  {part:<16} {shown}")
     manual = [r for r in graded if r["manual"]]
     if manual:
         lines.append(f"needs manual grading (formgrader): {len(manual)} submission(s)")

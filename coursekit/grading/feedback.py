@@ -74,10 +74,10 @@ def scrub_outputs(outputs: list, secret: list, cap: int) -> list:
 def tex_to_mathml(tex: str, block: bool) -> str:
     """MathML for ``tex`` (docutils' converter); the TeX in <code> if it cannot convert."""
     for macro, replacement in _TEX_SUBSTITUTES.items():
-        tex = re.sub(re.escape(macro) + r"(?![A-Za-z])", lambda m: replacement, tex)
+        tex = re.sub(re.escape(macro) + r"(?![A-Za-z])", replacement.replace("\\", "\\\\"), tex)
     try:
         mathml = latex2mathml.tex2mathml(tex.strip(), as_block=block)
-    except Exception:  # noqa: BLE001 - unsupported macro: show the source, never fail
+    except Exception:  # unsupported macro: show the source, never fail
         return f"<code>{tex}</code>"
     return re.sub(r">\s+<", "><", mathml).strip()
 
@@ -96,7 +96,9 @@ def strip_scripts(html: str) -> str:
 def summary(nb, report: dict | None) -> dict:
     """What the top of the page shows: part scores, cell labels, the first thing to fix."""
     parts_report = (report or {}).get("parts", {})
-    labels, per_part, manual = {}, {}, []
+    labels: dict = {}
+    per_part: dict = {}
+    manual: list = []
     for cell in nb.cells:
         meta = source.nbgrader_meta(cell)
         if not meta.get("grade"):

@@ -21,7 +21,6 @@ assignment's own folder, the grading framework and the limits are unchanged.
 """
 from __future__ import annotations
 
-import csv
 import datetime
 import hashlib
 import json
@@ -154,7 +153,7 @@ def read_timestamp(folder: str) -> tuple:
     text = read_bounded(path, 200)[:200].decode("utf-8", "replace").strip()
     try:
         when = parse_utc(text)
-    except Exception:  # noqa: BLE001 - any unparsable text
+    except Exception:  # any unparsable text
         return "", f"timestamp.txt is not a time ({text[:40]!r}): ignored (graded as on time)"
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     if when.year < 2000 or when > now + datetime.timedelta(days=1):
@@ -174,7 +173,8 @@ def find_submissions(folder: str, assignment: str) -> list:
         raise FileNotFoundError(f"submissions folder not found (or a symbolic link): {folder}")
     if _kind(os.path.join(folder, "submitted")) == "dir":
         folder = os.path.join(folder, "submitted")
-    subs, taken = [], set()
+    subs: list = []
+    taken: set = set()
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
         kind = _kind(path)
@@ -234,7 +234,7 @@ def inspect_submission(raw: bytes | None, release_nb, assignment: str, known: di
         nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
         if not isinstance(nb.get("cells"), list):
             raise ValueError("no cells")
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a recorded result
+    except Exception as exc:  # any unreadable file is a recorded result
         return blank, [f"invalid notebook (not readable JSON: {type(exc).__name__}): graded as blank"]
     theirs, ours = _grade_ids(nb), _grade_ids(release_nb)
     if not theirs & ours:
@@ -330,8 +330,8 @@ def _worker_api(opts: Options):
 def grade_one(opts: Options, sub: Submission, notes: list, fp: str) -> dict:
     """Autograde one staged submission (in a worker process); the stored result."""
     started = time.monotonic()
-    row = {"student": sub.student, "submission": sub.name, "status": "graded", "fingerprint": fp,
-           "notes": list(notes), "feedback": "", "isolation": ""}
+    row: dict = {"student": sub.student, "submission": sub.name, "status": "graded", "fingerprint": fp,
+                 "notes": list(notes), "feedback": "", "isolation": ""}
     old = preprocessors.report_path(opts.state, opts.assignment, sub.student)
     if os.path.exists(old):
         os.remove(old)
@@ -427,7 +427,7 @@ def grade(opts: Options, submissions: list, *, progress: bool = True) -> list:
                 sub = futures[fut]
                 try:
                     row = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the batch
+                except Exception as exc:  # a grader bug must not lose the batch
                     row = {"student": sub.student, "submission": sub.name, "status": "failed",
                            "notes": [f"grader error: {type(exc).__name__}: {exc}"[:300]], "feedback": ""}
                 save_result(opts, row)
@@ -443,7 +443,7 @@ def graded_students(opts: Options) -> set:
         try:
             return {s.student.id for s in gb.assignment_submissions(opts.assignment)
                     if os.path.isdir(os.path.join(opts.course_dir, "autograded", s.student.id, opts.assignment))}
-        except Exception:  # noqa: BLE001 - an assignment not in the gradebook yet
+        except Exception:  # an assignment not in the gradebook yet
             return set()
 
 
@@ -453,7 +453,7 @@ def similarity_flags(opts: Options, rows: list, release_nb, allow: tuple) -> dic
         path = os.path.join(opts.staged, row["student"], opts.assignment, f"{opts.assignment}.ipynb")
         try:
             notebooks[row["student"]] = nbformat.read(path, as_version=4)
-        except Exception:  # noqa: BLE001 - nothing to compare for an unreadable file
+        except Exception:  # nothing to compare for an unreadable file
             continue
     return similarity.report(opts.assignment, notebooks, release_nb, allow,
                              os.path.join(opts.report_dir(), "similarity.html"))

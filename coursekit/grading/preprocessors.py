@@ -24,6 +24,7 @@ from traitlets import Float, Int, Unicode
 
 from coursekit.grading import grader, judging, sandbox, source
 
+
 def gradebook_cells(db_url: str, notebook: str, assignment: str) -> dict:
     """grade id -> the release's nbgrader metadata of that cell, read from the gradebook."""
     with Gradebook(db_url) as gb:

@@ -38,7 +38,7 @@ import sys
 import time
 import traceback
 
-from coursekit.grading import protocol, spec
+from coursekit.grading import local, protocol, spec
 
 CHECK_ENV = "COURSEKIT_GRADER_SANDBOX"  # makes coursekit.grading.check defer to the grader
 
@@ -51,7 +51,8 @@ class LimitedStream(io.TextIOBase):
     """A text stream that keeps at most ``limit`` characters, then notes the truncation."""
 
     def __init__(self, limit: int):
-        self.limit, self.parts, self.size, self.truncated = limit, [], 0, False
+        self.limit, self.size, self.truncated = limit, 0, False
+        self.parts: list = []
 
     def writable(self):
         return True
@@ -84,18 +85,6 @@ def apply_limits(limits: dict) -> None:
                        (resource.RLIMIT_NOFILE, limits["open_files"]),
                        (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(res, (value, value))
-
-
-def load_checks(path: str):
-    """The ``Assignment`` declared by the checks file at ``path``."""
-    module_spec = importlib.util.spec_from_file_location("checks", path)
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules["checks"] = module
-    module_spec.loader.exec_module(module)
-    found = [v for v in vars(module).values() if isinstance(v, spec.Assignment)]
-    if len(found) != 1:
-        raise RuntimeError(f"{path} must declare exactly one Assignment, found {len(found)}")
-    return found[0]
 
 
 # ---------------------------------------------------------------------------
@@ -137,11 +126,11 @@ class Executor:
             tree = ast.parse(source, filename)
             last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
             exec(compile(tree, filename, "exec"), self.ns)
-            if last is None:
+            if not isinstance(last, ast.Expr):
                 return None, None
             value = eval(compile(ast.Expression(last.value), filename, "eval"), self.ns)
             return (None if value is None else _repr(value)), None
-        except BaseException as exc:  # noqa: BLE001 - every error of a cell is its result
+        except BaseException as exc:  # every error of a cell is its result
             return None, error_record(exc, skip=1)
 
     def _run_ipython(self, source: str) -> tuple:
@@ -164,7 +153,7 @@ class Executor:
 def _repr(value) -> str:
     try:
         return repr(value)[:20000]
-    except Exception as exc:  # noqa: BLE001 - a broken __repr__ is the student's
+    except Exception as exc:  # a broken __repr__ is the student's
         return f"<repr failed: {type(exc).__name__}>"
 
 
@@ -175,11 +164,11 @@ def error_record(exc: BaseException, skip: int = 0) -> dict:
         tb = tb.tb_next if tb is not None else None
     try:
         lines = traceback.format_exception(type(exc), exc, tb)
-    except Exception:  # noqa: BLE001 - a broken exception type
+    except Exception:  # a broken exception type
         lines = [f"{type(exc).__name__}\n"]
     try:
         evalue = str(exc)[:2000]
-    except Exception:  # noqa: BLE001
+    except Exception:
         evalue = "<str failed>"
     return {"ename": type(exc).__name__[:100], "evalue": evalue,
             "traceback": [line[:2000] for line in lines[-40:]]}
@@ -347,7 +336,7 @@ def run_check(assignment, request: dict, namespace: dict, channel: int, max_byte
             signal.alarm(int(time_limit) + 2)
             check_child(assignment, request, namespace, channel, write_fd)
             os._exit(0)
-        except BaseException:  # noqa: BLE001 - the child must never return into the runner
+        except BaseException:  # the child must never return into the runner
             os._exit(70)
     os.close(write_fd)
     reader = protocol.FrameReader(read_fd, max_blob=max_bytes)
@@ -381,7 +370,7 @@ def serve(fd: int) -> None:
     become_subreaper()
     protect_channel()
     os.environ[CHECK_ENV] = "1"
-    assignment = load_checks(init["checks"])
+    assignment = local.load_assignment(os.path.dirname(init["checks"]))
     namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
     executor = Executor(namespace)
     write_frame(fd, {"op": "ready", "seq": init["seq"]})
@@ -405,7 +394,7 @@ def serve(fd: int) -> None:
 def main() -> None:
     try:
         serve(int(sys.argv[1]))
-    except BaseException:  # noqa: BLE001 - the grader sees the channel close
+    except BaseException:  # the grader sees the channel close
         traceback.print_exc()
     os._exit(0)
 

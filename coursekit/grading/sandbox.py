@@ -179,7 +179,7 @@ def curated_package(allow: tuple, cache_dir: str) -> str:
     for rel in files:
         os.makedirs(os.path.dirname(os.path.join(staging, rel)), exist_ok=True)
         shutil.copyfile(os.path.join(PACKAGE_DIR, rel), os.path.join(staging, rel))
-    for dirpath, dirs, names in os.walk(os.path.dirname(staging)):
+    for dirpath, _dirs, names in os.walk(os.path.dirname(staging)):
         os.chmod(dirpath, 0o755)
         for name in names:
             os.chmod(os.path.join(dirpath, name), 0o644)

@@ -60,7 +60,7 @@ def compare(answers: dict, boilerplate: str, references: list) -> tuple:
         os.makedirs(students)
         detector = CopyDetector(noise_t=NOISE_TOKENS, guarantee_t=NOISE_TOKENS, display_t=FLAG_THRESHOLD,
                                 autoopen=False, silent=True, extensions=["py"])
-        by_path = {}
+        by_path: dict = {}
         for student, code in answers.items():
             path = os.path.join(students, f"{len(by_path):05d}.py")
             with open(path, "w", encoding="utf-8") as fh:

@@ -40,7 +40,9 @@ def is_test_cell(cell) -> bool:
 
 def split_hidden(source: str) -> tuple:
     """(source without its hidden-test blocks, the code inside them)."""
-    kept, hidden, inside = [], [], False
+    kept: list = []
+    hidden: list = []
+    inside = False
     for line in source.split("\n"):
         if BEGIN_HIDDEN in line:
             inside = True

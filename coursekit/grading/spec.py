@@ -45,8 +45,9 @@ library and NumPy.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -379,7 +380,7 @@ def numeric_array(value, name: str) -> np.ndarray:
     """A detached numeric copy of ``value``, or TypeError/ValueError saying what is wrong."""
     try:
         arr = np.asarray(value)
-    except Exception as exc:  # noqa: BLE001 - anything that is not an array
+    except Exception as exc:  # anything that is not an array
         raise TypeError(f"{name} is {type(value).__name__}, expected numbers ({exc})") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} is {type(value).__name__} with dtype {arr.dtype}, expected numbers")
@@ -422,7 +423,7 @@ def run_cases(part: Part, cases: list, fns: dict) -> tuple:
         try:
             for name, value in run_case(part, inputs, fns).items():
                 arrays[f"{index}/{name}"] = value
-        except BaseException as exc:  # noqa: BLE001 - timeouts and SystemExit too
+        except BaseException as exc:  # timeouts and SystemExit too
             errors.append({"case": index, "type": type(exc).__name__[:100], "message": _message(exc)})
     return arrays, errors
 
@@ -430,5 +431,5 @@ def run_cases(part: Part, cases: list, fns: dict) -> tuple:
 def _message(exc: BaseException) -> str:
     try:
         return str(exc)[:500]
-    except Exception:  # noqa: BLE001 - a broken __str__
+    except Exception:  # a broken __str__
         return "<str failed>"

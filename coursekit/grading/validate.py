@@ -24,7 +24,7 @@ LIBRARY = re.compile(r"\bcoursekit\.([a-z_]+)|from\s+coursekit\s+import\s+([a-z_
 def forbidden_modules(nb, allow: tuple) -> list:
     """coursekit modules the notebook's code names that the grader's sandbox will not hold."""
     allowed = set(allow) | {"grading", "data"}
-    found = set()
+    found: set = set()
     for cell in grader.code_cells(nb):
         for dotted, listed in LIBRARY.findall(str(cell.source)):
             names = [dotted] if dotted else [n.strip() for n in listed.split(",")]
@@ -38,7 +38,7 @@ def run(path: str) -> tuple:
     spec = local.load_assignment(folder)
     nb = nbformat.read(path, as_version=4)
     cells = grader.code_cells(nb)
-    tests = [source.nbgrader_meta(c).get("grade_id") for c in cells if source.is_test_cell(c)]
+    tests = [str(source.nbgrader_meta(c).get("grade_id")) for c in cells if source.is_test_cell(c)]
     visible = {}
     for gid in tests:
         try:
@@ -55,7 +55,8 @@ def run(path: str) -> tuple:
     verdicts = {}
     for gid, cases in visible.items():
         part, _ = spec.check(gid)
-        expected = None if part.judge is not None else local.expected_for(folder, gid)
+        expected = local.expected_for(folder, gid) if part.judge is None or local.has_expected(folder, gid) \
+            else None
         verdicts[gid] = judging.judge(gid, part, cases, outcome.checks.get(gid), expected,
                                       lambda i, problems, p=part: local.reproduction(p, p.visible[i]))
     return spec, nb, verdicts, outcome
@@ -79,7 +80,7 @@ def main(path: str, out=sys.stdout) -> int:
             print(f"cell {index + 1} raised {err.get('ename')}: {str(err.get('evalue'))[:300]}{hint}", file=out)
     for event in outcome.events:
         print(f"note: {event}", file=out)
-    for gid, verdict in verdicts.items():
+    for verdict in verdicts.values():
         print(("PASS " if verdict.passed else "FAIL ") + verdict.message(), file=out)
         failed += not verdict.passed
     for module in forbidden_modules(nb, spec.allow):
