@@ -1,4 +1,4 @@
-"""Checks of assignment A3: batch normalisation and a k-layer network.
+"""Checks of assignment A3: batch normalisation, layer normalisation and a k-layer network.
 
 Released with the notebook: each part says which of your functions are called,
 on which visible cases, and what is compared with the instructor's solution.
@@ -6,7 +6,8 @@ The hidden cases are not here (they are graded by your instructor).
 
 The upstream gradient ``dout`` of the backward checks is random, never all ones:
 with dout = 1 the true dJ/dx of batch norm is exactly 0 (the output sums to a
-constant), so a backward pass that forgets the mean path would pass.
+constant), so a backward pass that forgets the mean path would pass.  The same
+holds for layer norm with dout = 1 along a row.
 """
 import numpy as np
 
@@ -45,18 +46,30 @@ A3.part(
 )
 
 
-def batch_shared_error(inputs, outputs, expected):
-    """Compare dx, dgamma, dbeta; say so when dx's error is the same for every row of a column."""
-    atol = 1e-9 * max(1.0, float(np.max(np.abs(expected["dx"]))))  # a constant feature makes dx ~ dout / sqrt(eps)
-    problems = mismatches([(n, outputs.get(n), expected[n]) for n in ("dx", "dgamma", "dbeta")], 1e-6, atol)
-    dx, want = outputs.get("dx"), expected["dx"]
-    if problems and np.shape(dx) == want.shape and want.shape[0] > 1:
-        diff = np.asarray(dx, dtype=np.float64) - want
-        if np.all(np.isfinite(diff)) and np.allclose(diff, diff[:1], rtol=1e-6, atol=atol) \
-                and not np.allclose(diff, 0, atol=atol):
-            problems[0] += (" -- the error in dx is the same for every row of a column: a term shared by "
-                            "the whole batch (through the batch mean) is missing or wrong")
-    return problems
+def shared_error(axis, where, path):
+    """A judge comparing dx, dgamma, dbeta that says so when dx's error is shared along ``axis``.
+
+    A wrong term that goes through a statistic (a mean over ``axis``) is the
+    same for every entry the statistic is shared by: every row of a column for
+    batch norm (axis 0), every feature of an example for layer norm (axis 1).
+    """
+    def judge(inputs, outputs, expected):
+        # the default tolerances: a tolerance scaled by the expected values would print their size
+        atol = 1e-9
+        problems = mismatches([(n, outputs.get(n), expected[n]) for n in ("dx", "dgamma", "dbeta")], 1e-6, atol)
+        dx, want = outputs.get("dx"), expected["dx"]
+        if problems and np.shape(dx) == want.shape and want.shape[axis] > 1:
+            diff = np.asarray(dx, dtype=np.float64) - want
+            first = diff[:1] if axis == 0 else diff[:, :1]
+            if np.all(np.isfinite(diff)) and np.allclose(diff, first, rtol=1e-6, atol=atol) \
+                    and not np.allclose(diff, 0, atol=atol):
+                problems[0] += (f" -- the error in dx is the same for every {where}: a term shared by "
+                                f"{path} is missing or wrong")
+        return problems
+    return judge
+
+
+batch_shared_error = shared_error(0, "row of a column", "the whole batch (through the batch mean)")
 
 
 A3.part(
@@ -71,6 +84,49 @@ A3.part(
         gamma = 1 + 0.5 * rng.standard_normal(4)
         beta = rng.standard_normal(4)
         dout = rng.standard_normal((6, 4))
+        """)],
+)
+
+def batch_axis_hint(inputs, outputs, expected):
+    """Layer norm's output compared with the solution's; a hint when the student normalised each
+    feature over the batch (every column of (out - beta) / gamma has mean 0) instead of each example."""
+    problems = mismatches([("out", outputs.get("out"), expected["out"])])
+    out, x = outputs.get("out"), inputs["x"]
+    gamma, beta = inputs["gamma"], inputs["beta"]
+    if problems and np.shape(out) == x.shape and x.shape[0] > 1 and np.all(np.abs(gamma) > 1e-3):
+        z = (np.asarray(out, dtype=np.float64) - beta) / gamma
+        if np.all(np.isfinite(z)) and np.allclose(z.mean(axis=0), 0, atol=1e-8) \
+                and not np.allclose(z.mean(axis=1), 0, atol=1e-8):
+            problems[0] += (" -- every column of (out - beta) / gamma has mean 0: you normalised each feature "
+                            "over the batch (batch norm); layer norm normalises each example over its features")
+    return problems
+
+
+A3.part(
+    "ln_forward", title="Layer norm, forward pass",
+    calls=[call("layernorm_forward", "x", "gamma", "beta", returns=("out", "cache"))],
+    record=("out",),
+    judge=batch_axis_hint,
+    visible=[Case("x (5, 6)", code="""
+        rng = np.random.default_rng(106)
+        x = rng.standard_normal((5, 6))
+        gamma = 1 + 0.5 * rng.standard_normal(6)
+        beta = rng.standard_normal(6)
+        """)],
+)
+
+A3.part(
+    "ln_backward", title="Layer norm, backward pass",
+    calls=[call("layernorm_forward", "x", "gamma", "beta", returns=("out", "cache")),
+           call("layernorm_backward", "dout", "cache", returns=("dx", "dgamma", "dbeta"))],
+    record=("dx", "dgamma", "dbeta"),
+    judge=shared_error(1, "feature of an example", "all the features of an example (through its mean)"),
+    visible=[Case("x (4, 6), a random dout", code="""
+        rng = np.random.default_rng(107)
+        x = rng.standard_normal((4, 6))
+        gamma = 1 + 0.5 * rng.standard_normal(6)
+        beta = rng.standard_normal(6)
+        dout = rng.standard_normal((4, 6))
         """)],
 )
 
@@ -95,7 +151,7 @@ A3.part(
 
 
 # ---------------------------------------------------------------------------
-# Part 5: the gradient checker, graded by what it measures
+# Part 7: the gradient checker, graded by what it measures
 # ---------------------------------------------------------------------------
 RATIO = 3.0  # a relative error within this factor of the solution's (any denominator convention fits)
 
@@ -164,7 +220,7 @@ A3.part(
 
 
 # ---------------------------------------------------------------------------
-# Part 6: training -- credit only for learning, measured from the untrained start
+# Part 8: training -- credit only for learning, measured from the untrained start
 # ---------------------------------------------------------------------------
 SIZES = (64, 50, 50, 50, 50, 50, 10)
 BN_ACCURACY, PLAIN_ACCURACY = 0.90, 0.85  # the solution: 0.95-0.97 and 0.92-0.94 (seeds 0-2)
