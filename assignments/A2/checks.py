@@ -11,7 +11,7 @@ from coursekit.grading.spec import Assignment, Case, Helper, Integer, Scalar, ca
 A2 = Assignment("A2")
 
 A2.part(
-    "linear", title="Linear layer",
+    "linear", title="Linear layer, for batches and sequences",
     calls=[call("linear_forward", "x", "W", "b", returns=("out", "cache")),
            call("linear_backward", "dout", "cache", returns=("dx", "dW", "db"))],
     compare=("out", "dx", "dW", "db"),
@@ -21,29 +21,37 @@ A2.part(
         W = rng.standard_normal((5, 3))
         b = rng.standard_normal(5)
         dout = rng.standard_normal((4, 5))
+        """), Case("a batch of sequences x (2, 3, 4), W (5, 4)", code="""
+        rng = np.random.default_rng(6)
+        x = rng.standard_normal((2, 3, 4))
+        W = rng.standard_normal((5, 4))
+        b = rng.standard_normal(5)
+        dout = rng.standard_normal((2, 3, 5))
         """)],
 )
 
 A2.part(
-    "relu", title="ReLU",
-    calls=[call("relu_forward", "x", returns=("out", "cache")),
-           call("relu_backward", "dout", "cache", returns="dx")],
-    compare=("out", "dx"),
-    visible=[Case("x (4, 5)", code="""
+    "prelu", title="A ReLU with a learned slope",
+    calls=[call("prelu_forward", "x", "a", returns=("out", "cache")),
+           call("prelu_backward", "dout", "cache", returns=("dx", "da"))],
+    compare=("out", "dx", "da"),
+    visible=[Case("x (4, 5), a (5,)", code="""
         rng = np.random.default_rng(1)
         x = rng.standard_normal((4, 5))
+        a = rng.uniform(0.05, 0.5, size=5)
         dout = rng.standard_normal((4, 5))
         """)],
 )
 
 A2.part(
-    "softmax", title="Softmax cross-entropy",
-    calls=[call("softmax_cross_entropy", "scores", "y", returns=("loss", "dscores"))],
+    "softmax", title="Softmax cross-entropy with label smoothing",
+    calls=[call("softmax_cross_entropy", "scores", "y", Scalar("smoothing"), returns=("loss", "dscores"))],
     compare=("loss", "dscores"),
-    visible=[Case("scores (5, 4)", code="""
+    visible=[Case("scores (5, 4), smoothing 0.1", code="""
         rng = np.random.default_rng(2)
         scores = rng.standard_normal((5, 4))
         y = rng.integers(0, 4, size=5)
+        smoothing = 0.1
         """)],
 )
 
@@ -51,9 +59,10 @@ PARAMS = ("W1", "b1", "W2", "b2")
 
 A2.part(
     "two_layer", title="The two-layer network",
-    calls=[call("two_layer_loss", dict_of(*PARAMS), "X", "y", Scalar("lam"), returns=("loss", "grads"))],
+    calls=[call("two_layer_loss", dict_of(*PARAMS), "X", "y", Scalar("lam"), Scalar("smoothing"),
+                returns=("loss", "grads"))],
     compare=("loss", "grads"),
-    visible=[Case("N=5, D=4, H=6, C=3, lam=0.1", code="""
+    visible=[Case("N=5, D=4, H=6, C=3, lam=0.1, smoothing=0.1", code="""
         rng = np.random.default_rng(3)
         X = rng.standard_normal((5, 4))
         y = rng.integers(0, 3, size=5)
@@ -62,6 +71,7 @@ A2.part(
         W2 = 0.5 * rng.standard_normal((3, 6))
         b2 = 0.1 * rng.standard_normal(3)
         lam = 0.1
+        smoothing = 0.1
         """)],
 )
 
