@@ -151,23 +151,34 @@ def a1_class() -> dict:
     return {
         "amy_correct": ok,
         "ben_blank": load("assignments", "A1"),
-        "cat_dense_vjp": edit(ok, "softmax_vjp_solution", lambda src: (
-            "def softmax_vjp(s, g):\n"
+        "cat_dense_vjp": edit(ok, "log_softmax_vjp_solution", lambda src: (
+            "def log_softmax_vjp(s, g):\n"
             "    rows = []\n"
             "    for s_n, g_n in zip(s, g):\n"
             "        e = np.exp(s_n - s_n.max())\n"
             "        p = e / e.sum()\n"
-            "        rows.append(g_n @ (np.diag(p) - np.outer(p, p)))  # builds the C x C Jacobian\n"
+            "        rows.append(g_n @ (np.eye(len(p)) - p[None, :]))  # builds the C x C Jacobian\n"
             "    return np.array(rows)\n")),
-        "dan_unstable_softmax": edit(ok, "softmax_jacobian_solution",
+        "dan_unstable_softmax": edit(ok, "log_softmax_jacobian_solution",
                                      replace(("e = np.exp(s - np.max(s))", "e = np.exp(s)"))),
-        "eli_sign_error": edit(ok, "tensor_solution", replace(("dJ_dz = -eps", "dJ_dz = eps"))),
-        "fay_delegates": edit(ok, "tanh_jacobian_solution", lambda src: (
+        "eli_sign_error": edit(ok, "tensor_solution", replace(("dJ_dh = -eps", "dJ_dh = eps"))),
+        "fay_delegates": edit(ok, "mish_jacobian_solution", lambda src: (
             "from coursekit.gradcheck import numerical_jacobian\n\n"
-            "def tanh_jacobian(s):\n"
-            "    return numerical_jacobian(np.tanh, np.array(s, dtype=float))\n")),
-        "gus_tampers": edit(load("assignments", "A1"), "tanh_jacobian_solution", prepend(TAMPER)),
+            "def mish_jacobian(s):\n"
+            "    mish = lambda z: z * np.tanh(np.logaddexp(0.0, z))\n"
+            "    return numerical_jacobian(mish, np.array(s, dtype=float))\n")),
+        "gus_tampers": edit(load("assignments", "A1"), "mish_jacobian_solution", prepend(TAMPER)),
         "hal_a2_notebook": correct("A2"),
+        # issue 15: the book's formula where the part asks for its relative, and a derivation slip
+        "ian_book_softmax_jacobian": edit(ok, "log_softmax_jacobian_solution", replace((
+            "return np.eye(len(s)) - p[None, :]",
+            "return np.diag(p) - np.outer(p, p)  # chapter 2's softmax Jacobian"))),
+        "jo_book_tensor": edit(ok, "tensor_solution", replace((
+            'return np.einsum("ij,k->ijk", np.diag(slope), x)',
+            'return np.einsum("ij,k->ijk", np.eye(len(slope)), x)  # chapter 2\'s tensor, without the tanh'))),
+        "kim_mish_no_chain": edit(ok, "mish_jacobian_solution", replace((
+            "return np.diag(t + s * sigmoid * (1.0 - t ** 2))",
+            "return np.diag(t + s * (1.0 - t ** 2))  # the inner derivative (of softplus) forgotten"))),
     }
 
 
@@ -183,33 +194,33 @@ ODD_NAMES = {
 
 def a2_class() -> dict:
     ok = correct("A2")
-    wrong = edit(ok, "relu_solution", replace(("dx = dout * (x > 0)", "dx = dout")))
-    wrong = edit(wrong, "linear_solution", replace(("db = dout.sum(axis=0)", "db = dout.mean(axis=0)")))
+    wrong = edit(ok, "prelu_solution", replace(("dx = dout * slope", "dx = dout")))
+    wrong = edit(wrong, "linear_solution", replace(("db = dout2.sum(axis=0)", "db = dout2.mean(axis=0)")))
     wrong = edit(wrong, "training_solution", replace(("for _ in range(epochs):", "for _ in range(0):")))
     return {
         "alice_correct": ok,
-        "bob_partial": edit(edit(ok, "relu_solution", replace(("dout * (x > 0)", "dout * (x >= 0)"))),
+        "bob_partial": edit(edit(ok, "prelu_solution", replace(("np.where(x > 0, 1.0, a)", "np.where(x >= 0, 1.0, a)"))),
                             "softmax_solution",
                             replace(("shifted = scores - scores.max(axis=1, keepdims=True)", "shifted = scores"))),
         "carol_blank": load("assignments", "A2"),
-        "dave_transposed_dW": edit(ok, "linear_solution", replace(("dW = dout.T @ x", "dW = x.T @ dout"))),
+        "dave_transposed_dW": edit(ok, "linear_solution", replace(("dW = dout2.T @ x2", "dW = x2.T @ dout2"))),
         "eve_delegates": edit(ok, "linear_solution", lambda src: (
             "from coursekit.functional import linear_forward as _lf, linear_backward as _lb\n\n"
             "def linear_forward(x, W, b):\n    return _lf(x, W, b)\n\n"
             "def linear_backward(dout, cache):\n    return _lb(dout, cache)\n")),
         "mallory_tampers": edit(wrong, "linear_solution", prepend(TAMPER)),
-        "trent_infinite_loop": edit(ok, "relu_solution", prepend("while True:\n    pass")),
+        "trent_infinite_loop": edit(ok, "prelu_solution", prepend("while True:\n    pass")),
         "sybil_ignores_signals": edit(ok, "training_solution", prepend(
             "import signal\nfor _sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):\n"
             "    signal.signal(_sig, signal.SIG_IGN)\n" + UNSTOPPABLE)),
-        "zed_unstoppable_loop": edit(ok, "relu_solution", prepend(UNSTOPPABLE)),
+        "zed_unstoppable_loop": edit(ok, "prelu_solution", prepend(UNSTOPPABLE)),
         "oscar_crashes_kernel": edit(ok, "softmax_solution", prepend("import os\nos._exit(1)")),
         "mike_memory_bomb": edit(ok, "numgrad_solution", prepend("hog = 'x' * (16 * 2**30)  # 16 GB at once")),
         "fred_fork_bomb": edit(ok, "numgrad_solution", prepend("import os\nwhile True:\n    os.fork()")),
         "hugo_huge_output": edit(ok, "training_solution", prepend(
             "for _ in range(2000):\n    print('x' * 1_000_000)")),
         "ivan_invalid_json": b'{"cells": [ {"cell_type": "code", "source": "oops' + b"\x00\xff",
-        "dora_deleted_tests": drop_cells(ok, {"linear_hidden", "relu_visible", "training"}),
+        "dora_deleted_tests": drop_cells(ok, {"linear_hidden", "prelu_visible", "training"}),
         "ed_edited_tests": edit(edit(ok, "numgrad_visible", lambda src: "pass"), "numgrad_solution",
                                 replace(("        x[index] = old\n", ""))),
         "sam_snoops": edit(ok, "numgrad_solution", prepend(
@@ -218,8 +229,8 @@ def a2_class() -> dict:
         "walt_writes_outside": edit(ok, "numgrad_solution", prepend(
             "# hostile: overwrite the gradebook\nopen('../../../gradebook.db', 'w').write('pwned')")),
         "rita_renamed": ok,  # stored under another file name, see write_class
-        "lena_leaks_hidden_inputs": edit(edit(ok, "relu_solution", replace(
-            ("    x = cache\n", "    x = cache\n    if np.any(x == 0) or x.ndim == 3:  # only the hidden cases look like this\n"
+        "lena_leaks_hidden_inputs": edit(edit(ok, "prelu_solution", replace(
+            ("    x, a = cache\n", "    x, a = cache\n    if np.any(x == 0) or x.ndim == 3:  # only the hidden cases look like this\n"
              "        print('RELU-INPUT-LEAK', repr(x.tolist()))\n"))),
             "training_solution", append(
                 "# hostile: print every file the grader gave this process\n"
@@ -230,7 +241,7 @@ def a2_class() -> dict:
         "pia_private_copy": edit(ok, "linear_solution", lambda src: PRIVATE_COPY.format(module="functional") + (
             "\ndef linear_forward(x, W, b):\n    return _reference.linear_forward(x, W, b)\n\n"
             "def linear_backward(dout, cache):\n    return _reference.linear_backward(dout, cache)\n")),
-        "fox_forges_records": with_cell(edit(ok, "relu_solution", replace(("dx = dout * (x > 0)", "dx = dout"))), FORGE),
+        "fox_forges_records": with_cell(edit(ok, "prelu_solution", replace(("dx = dout * slope", "dx = dout"))), FORGE),
         "cleo_reads_closure": edit(ok, "numgrad_solution", lambda src: (
             "def numerical_gradient(f, x, h=1e-5):\n"
             "    # hostile: the exact gradient from the test function's closure, no finite difference\n"
@@ -240,6 +251,15 @@ def a2_class() -> dict:
         "pete_pastes_reference": edit(ok, "linear_solution", lambda src: pasted_reference()),
         "quin_edits_metadata": edited_metadata(ok),
         "yuri_huge_record": with_cell(ok, HUGE_RECORD),
+        # issue 15: the book's formulas where the parts ask for their relatives, and a derivation slip
+        "kai_book_linear": edit(ok, "linear_solution", replace(
+            ("dW = dout2.T @ x2", "dW = dout.T @ x  # chapter 4's batch formula"),
+            ("db = dout2.sum(axis=0)", "db = dout.sum(axis=0)"))),
+        "lou_book_softmax_gradient": edit(ok, "softmax_solution", replace(
+            ("dscores = (np.exp(log_p) - q) / n",
+             "dscores = np.exp(log_p)\n    dscores[np.arange(n), y] -= 1  # chapter 4's p - y\n    dscores /= n"))),
+        "max_prelu_da_every_entry": edit(ok, "prelu_solution", replace(
+            ("da = (dout * np.minimum(x, 0))", "da = (dout * x)"))),
     }
 
 
@@ -255,7 +275,7 @@ def edited_metadata(nb):
     nb = copy.deepcopy(nb)
     cells = by_id(nb)
     cells["linear_visible"].metadata["nbgrader"].update(grade=False, solution=True)
-    cells["relu_hidden"].metadata["nbgrader"].update(solution=True)
+    cells["prelu_hidden"].metadata["nbgrader"].update(solution=True)
     cells["softmax_solution"].metadata["nbgrader"].update(grade=True, points=5)
     return nb
 
@@ -292,7 +312,26 @@ def a3_class() -> dict:
         # issue 10: no training at all
         "nell_no_training": edit(ok, "training_solution", replace(
             ("        for epoch in range(epochs):", "        for epoch in range(0):"))),
+        # issue 15: layer norm's backward pass, derived wrong or transcribed from the book
+        "fay_ln_no_mean_term": edit(ok, "ln_backward_solution", replace((LN_DX, LN_DX_NO_MEAN))),
+        "gil_ln_book_bn_formula": edit(ok, "ln_backward_solution", replace((LN_DX, BOOK_BN_DX))),
+        "hal_ln_batch_axis": edit(edit(ok, "ln_forward_solution", replace(
+            ("mu = x.mean(axis=1, keepdims=True)", "mu = x.mean(axis=0, keepdims=True)"),
+            ("var = (centred ** 2).mean(axis=1, keepdims=True)", "var = (centred ** 2).mean(axis=0, keepdims=True)"))),
+            "ln_backward_solution", replace((LN_DX, BATCH_AXIS_DX))),
     }
+
+
+# layer norm's dx in the solution, and three wrong ones
+LN_DX = "dx = inv_std * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))"
+# the derivation without the path through the example's mean
+LN_DX_NO_MEAN = "dx = inv_std * (g - xhat * (g * xhat).mean(axis=1, keepdims=True))"
+# the book's compact batch-norm formula (eq-ch07-compact-batch, coursekit's batchnorm_backward) pasted
+# into layer norm: its sums run over the batch, not over the example's features
+BOOK_BN_DX = ("n = xhat.shape[0]\n"
+              "    dx = (inv_std / n) * (n * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))")
+# statistics over the batch axis in both passes: batch norm under layer norm's name
+BATCH_AXIS_DX = "dx = inv_std * (g - g.mean(axis=0, keepdims=True) - xhat * (g * xhat).mean(axis=0, keepdims=True))"
 
 
 def a4_class() -> dict:
