@@ -232,6 +232,7 @@ def ruff_format(source: str) -> str | None:
 def format_page(path: Path, check: bool) -> list[str]:
     """Format one page in place (unless check); return reports of lines still too long."""
     notebook = jupytext.read(path)
+    before = [c.source for c in notebook.cells if c.cell_type == "code"]
     changed, reports = False, []
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
@@ -250,9 +251,53 @@ def format_page(path: Path, check: bool) -> list[str]:
             if len(line) > LINE_LENGTH:
                 reports.append(f"{path.name}: cell {index}, line {number}: "
                                f"{len(line)} characters: {line.strip()[:50]}...")
-    if changed:
-        jupytext.write(notebook, path, fmt="md:myst")
+    if changed:  # only the code bodies change: option blocks (captions) stay exactly as written
+        after = [c.source for c in notebook.cells if c.cell_type == "code"]
+        text = replace_code_bodies(path.read_text(encoding="utf-8"), before, after)
+        path.write_text(text, encoding="utf-8")
     return reports
+
+
+def code_cell_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of the body of every ```{code-cell} fence, in order.
+
+    The body starts after the fence line and its options (a --- YAML block or
+    :key: lines) and ends before the closing ``` line.
+    """
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    spans, i = [], 0
+    while i < len(lines):
+        if not lines[i].startswith("```{code-cell}"):
+            i += 1
+            continue
+        i += 1
+        if i < len(lines) and lines[i] == "---":
+            i += 1
+            while lines[i] != "---":
+                i += 1
+            i += 1
+        while i < len(lines) and lines[i].startswith(":"):
+            i += 1
+        start = i
+        while not lines[i].startswith("```"):
+            i += 1
+        spans.append((offsets[start], offsets[i]))
+        i += 1
+    return spans
+
+
+def replace_code_bodies(text: str, before: list[str], after: list[str]) -> str:
+    """``text`` with the body of every code cell that changed (``before[k]`` -> ``after[k]``) replaced."""
+    spans = code_cell_spans(text)
+    if len(spans) != len(after):
+        raise ValueError(f"found {len(spans)} code cells in the text, jupytext read {len(after)}")
+    for (start, end), old, new in reversed(list(zip(spans, before, after))):
+        if new != old:
+            text = text[:start] + new.rstrip("\n") + "\n" + text[end:]
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
