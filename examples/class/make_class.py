@@ -17,6 +17,7 @@ matches the solution raises), then check ``expected.csv``.
 from __future__ import annotations
 
 import copy
+import hashlib
 import inspect
 import os
 import shutil
@@ -87,6 +88,7 @@ def with_cell(nb, code: str, at: int | None = None):
     """A copy of ``nb`` with an extra code cell of the student's (at the end by default)."""
     nb = copy.deepcopy(nb)
     cell = nbformat.v4.new_code_cell(code.strip("\n"))
+    cell.id = "extra-" + hashlib.sha256(code.encode()).hexdigest()[:8]  # the same file every time
     nb.cells.insert(len(nb.cells) if at is None else at, cell)
     return nb
 
@@ -199,7 +201,8 @@ def a2_class() -> dict:
     wrong = edit(wrong, "training_solution", replace(("for _ in range(epochs):", "for _ in range(0):")))
     return {
         "alice_correct": ok,
-        "bob_partial": edit(edit(ok, "prelu_solution", replace(("np.where(x > 0, 1.0, a)", "np.where(x >= 0, 1.0, a)"))),
+        "bob_partial": edit(edit(ok, "prelu_solution",
+                                 replace(("np.where(x > 0, 1.0, a)", "np.where(x >= 0, 1.0, a)"))),
                             "softmax_solution",
                             replace(("shifted = scores - scores.max(axis=1, keepdims=True)", "shifted = scores"))),
         "carol_blank": load("assignments", "A2"),
@@ -230,7 +233,8 @@ def a2_class() -> dict:
             "# hostile: overwrite the gradebook\nopen('../../../gradebook.db', 'w').write('pwned')")),
         "rita_renamed": ok,  # stored under another file name, see write_class
         "lena_leaks_hidden_inputs": edit(edit(ok, "prelu_solution", replace(
-            ("    x, a = cache\n", "    x, a = cache\n    if np.any(x == 0) or x.ndim == 3:  # only the hidden cases look like this\n"
+            ("    x, a = cache\n", "    x, a = cache\n"
+             "    if np.any(x == 0) or x.ndim == 3:  # only the hidden cases look like this\n"
              "        print('RELU-INPUT-LEAK', repr(x.tolist()))\n"))),
             "training_solution", append(
                 "# hostile: print every file the grader gave this process\n"
