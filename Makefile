@@ -98,7 +98,7 @@ release: install
 
 # Grade the sample class (examples/class) into a course folder of its own and check
 # every score and reason against examples/class/expected.csv.
-ASSIGNMENTS   := A1 A2 A3 A4
+ASSIGNMENTS   := A1 A2 A3 A4 A5
 SAMPLE_LIMITS := --cell-timeout 3 --time-limit 15 --regrade --quiet
 grade-samples: install sandbox release
 	@for a in $(ASSIGNMENTS); do \

@@ -92,21 +92,20 @@ def test_no_input_carries_an_answer_flag(assignment):
 
 
 def test_a2_solutions_agree_with_the_library():
-    """The grader compares with the solutions; coursekit's library checks the solutions."""
+    """The grader compares with the solutions; coursekit's library checks them where it has the
+    operation (2-D batches of the linear layer); tests/test_assignment_references.py checks the
+    rest against autograd."""
     fns = solution_functions("A2")
     src = source.find(SOLUTIONS, "A2")
     cases = src.cases(src.test_cells())
-    for _, c in cases["linear_visible"] + cases["linear_hidden"]:
+    flat = [c for _, c in cases["linear_visible"] + cases["linear_hidden"] if np.ndim(c["x"]) == 2]
+    assert flat
+    for c in flat:
         out, cache = fns["linear_forward"](c["x"], c["W"], c["b"])
         ref, ref_cache = F.linear_forward(c["x"], c["W"], c["b"])
         np.testing.assert_allclose(out, ref, rtol=1e-12)
         for got, want in zip(fns["linear_backward"](c["dout"], cache), F.linear_backward(c["dout"], ref_cache)):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
-    for _, c in cases["softmax_visible"] + cases["softmax_hidden"]:
-        loss, grad = fns["softmax_cross_entropy"](c["scores"], c["y"])
-        ref_loss, ref_grad = F.softmax_cross_entropy(c["scores"], c["y"])
-        assert loss == pytest.approx(float(ref_loss), rel=1e-12)
-        np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-15)
 
 
 def test_a3_and_a4_solutions_agree_with_the_library():

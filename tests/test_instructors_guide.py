@@ -21,7 +21,7 @@ from coursekit.grading import sandbox
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUIDE = os.path.join(ROOT, "book", "instructors.md")
-BLOCK = re.compile(r"```\{code-block\} (\w+)\n:caption: (.+?)\n\n(.*?)\n```", re.S)
+BLOCK = re.compile(r"```\{code-block\} (\w+)\n:caption: (.+?)\n(?::class: [\w-]+\n)?\n(.*?)\n```", re.S)
 
 pytestmark = pytest.mark.slow
 

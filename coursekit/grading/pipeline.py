@@ -237,9 +237,12 @@ def inspect_submission(raw: bytes | None, release_nb, assignment: str, known: di
     except Exception as exc:  # any unreadable file is a recorded result
         return blank, [f"invalid notebook (not readable JSON: {type(exc).__name__}): graded as blank"]
     theirs, ours = _grade_ids(nb), _grade_ids(release_nb)
-    if not theirs & ours:
-        for other, ids in known.items():
-            if other != assignment and theirs & ids:
+    others = {other: ids for other, ids in known.items() if other != assignment}
+    # a cell id several assignments share (derivation_written) says nothing about which one this is
+    own = ours - set().union(*others.values()) or ours
+    if not theirs & own:
+        for other, ids in others.items():
+            if theirs & (ids - ours):
                 return blank, [f"notebook of assignment {other}, not {assignment}: graded as blank"]
         return blank, [f"not a notebook of {assignment} (none of its cells found): graded as blank"]
     return raw.decode("utf-8"), []
