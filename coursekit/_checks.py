@@ -59,6 +59,28 @@ def shape(x: Any, expected: tuple[int, ...], name: str, where: str) -> Array:
     return arr
 
 
+def weights_fit_batch(x: Array, W: Array, where: str) -> None:
+    """Raise, naming both shapes and the likely cause, unless x: (N, d) and W: (m, d) agree on d.
+
+    The product is S = x W^T (W stored as (out, in)), so d = x.shape[1] must equal W.shape[1].
+    Reporting only "expected x of shape (N, d)" would blame x when, more often, W is transposed.
+    """
+    d, d_w = x.shape[1], W.shape[1]
+    if d == d_w:
+        return
+    if d == W.shape[0]:
+        cause = (f"W looks transposed: coursekit stores W as (out, in) = (m, d), so with d = {d} "
+                 f"features W should have shape ({d_w}, {d}); pass W.T")
+    elif x.shape[0] == d_w:
+        cause = "x looks transposed: a batch has one example per row, shape (N, d); pass x.T"
+    else:
+        cause = "W is (out, in) = (m, d) and x is (N, d): check which layer or data each came from"
+    raise ValueError(
+        f"{where}: x of shape {x.shape} and W of shape {W.shape} do not fit S = x W^T + b: x has {d} "
+        f"features per row but W takes {d_w} inputs. {cause}"
+    )
+
+
 def finite(x: Array, name: str, where: str) -> Array:
     """Raise if ``x`` holds NaN or inf (a loss of NaN teaches nothing)."""
     if not np.all(np.isfinite(x)):
@@ -73,9 +95,16 @@ def finite(x: Array, name: str, where: str) -> Array:
 def labels(y: Any, n: int, num_classes: int, where: str) -> Array:
     """Return integer class labels of shape (n,) with values in [0, num_classes)."""
     arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape == (n, num_classes):
+        raise ValueError(
+            f"{where}: labels y of shape {arr.shape} look one-hot (one column per class); coursekit "
+            f"takes class indices of shape ({n},): convert with coursekit.data.from_one_hot(y)"
+        )
     if arr.dtype.kind not in "iu":
+        whole = arr.dtype.kind == "f" and arr.size > 0 and bool(np.all(np.mod(arr, 1) == 0))
         raise TypeError(
             f"{where}: labels y must be an integer array of class indices, got dtype {arr.dtype}"
+            + (" (its values are whole numbers: use y.astype(int))" if whole else "")
         )
     if arr.shape != (n,):
         raise ValueError(

@@ -56,7 +56,8 @@ def linear_forward(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> tuple[Array, Lin
     W = _checks.float_array(W, "W", where)
     if W.ndim != 2:
         raise ValueError(f"{where}: W must have shape (m, d), got {W.shape}")
-    x = _checks.batch(x, "x", where, features=W.shape[1])
+    x = _checks.batch(x, "x", where)
+    _checks.weights_fit_batch(x, W, where)
     b = _checks.shape(b, (W.shape[0],), "b", where)
     s = x @ W.T
     s += b

@@ -123,6 +123,9 @@ class Linear(Layer):
 
     def forward(self, x: ArrayLike, train: bool = True) -> Array:
         with self._named_errors("forward"):
+            if np.ndim(x) == 2 and np.shape(x)[1] != self.params["W"].shape[1]:
+                # the layer's own W is not the suspect: x has the wrong width for this layer
+                _checks.batch(x, "x", "linear_forward", features=self.params["W"].shape[1])
             s, self._cache = F.linear_forward(x, self.params["W"], self.params["b"])
         return s
 

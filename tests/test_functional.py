@@ -208,9 +208,20 @@ def test_float32_is_preserved():
 
 
 # --------------------------------------------------------------------------- bad input
-def test_linear_rejects_wrong_columns_and_names_the_shapes():
-    with pytest.raises(ValueError, match=r"linear_forward: expected x of shape \(N, 4\), got \(5, 3\)"):
+def test_linear_rejects_wrong_columns_and_names_both_shapes():
+    message = (r"linear_forward: x of shape \(5, 3\) and W of shape \(2, 4\) do not fit S = x W\^T \+ b: "
+               r"x has 3 features per row but W takes 4 inputs")
+    with pytest.raises(ValueError, match=message):
         F.linear_forward(np.ones((5, 3)), np.ones((2, 4)), np.zeros(2))
+
+
+def test_linear_blames_a_transposed_w_or_x_when_that_is_the_likely_cause():
+    x, W, b = np.ones((5, 4)), np.ones((3, 4)), np.zeros(3)
+    transposed_w = r"W of shape \(4, 3\).*W looks transposed.*should have shape \(3, 4\); pass W\.T"
+    with pytest.raises(ValueError, match=transposed_w):
+        F.linear_forward(x, W.T, b)
+    with pytest.raises(ValueError, match=r"x of shape \(4, 5\).*x looks transposed.*pass x\.T"):
+        F.linear_forward(x.T, W, b)
 
 
 def test_linear_rejects_1d_input():
@@ -239,7 +250,12 @@ def test_backward_rejects_wrong_upstream_shape():
 @pytest.mark.parametrize("y, error, message", [
     (np.array([0, 3]), ValueError, r"labels y must lie in \[0, 2\] for 3 classes, got values from 0 to 3"),
     (np.array([0, -1]), ValueError, r"must lie in \[0, 2\]"),
-    (np.array([0.0, 1.0]), TypeError, r"integer array of class indices, got dtype float64"),
+    (np.array([0.0, 1.0]), TypeError, r"integer array of class indices, got dtype float64 \(its values are "
+                                      r"whole numbers: use y\.astype\(int\)\)"),
+    (np.array([0.5, 1.0]), TypeError, r"integer array of class indices, got dtype float64$"),
+    (np.eye(3)[[0, 2]], ValueError, r"labels y of shape \(2, 3\) look one-hot.*class indices of shape \(2,\): "
+                                    r"convert with coursekit\.data\.from_one_hot\(y\)"),
+    (np.eye(3, dtype=int)[[0, 2]], ValueError, r"look one-hot"),
     (np.array([0, 1, 1]), ValueError, r"expected labels y of shape \(2,\)"),
 ])
 def test_cross_entropy_rejects_bad_labels(y, error, message):
