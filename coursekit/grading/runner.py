@@ -28,7 +28,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import ctypes
-import importlib.util
 import io
 import linecache
 import os

@@ -16,8 +16,6 @@ import os
 import tempfile
 from dataclasses import dataclass
 
-from copydetect import CopyDetector
-
 from coursekit.grading import sandbox, source
 
 FLAG_THRESHOLD = 0.5  # share of a submission's answer tokens matched in one other source
@@ -55,6 +53,10 @@ def reference_files(allow: tuple) -> list:
 
 def compare(answers: dict, boilerplate: str, references: list) -> tuple:
     """(best match per student, every match at or above the threshold) for ``answers``: id -> code."""
+    # imported here: copydetect imports matplotlib.pyplot (0.6 s), which every other command,
+    # a student's `coursekit validate` included, would pay for without using it
+    from copydetect import CopyDetector
+
     with tempfile.TemporaryDirectory(prefix="coursekit-similarity-") as tmp:
         students = os.path.join(tmp, "students")
         os.makedirs(students)
