@@ -75,7 +75,7 @@ browser:
 
 # All tests (what .ci/run calls).
 test: install book-assets browser sandbox
-	MPLBACKEND=Agg $(PY) -m pytest -n 2 -q
+	MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadgroup -q
 
 bench: install
 	$(PY) benchmarks/run_all.py

@@ -54,13 +54,15 @@ def a1():
 
 
 def test_a1_jacobians(a1):
-    mish = lambda s: s * anp.tanh(anp.logaddexp(0.0, s))  # noqa: E731
+    mish = lambda s: s * anp.tanh(anp.logaddexp(0.0, s))
     for c in cases("A1", "mish_jacobian"):
         close(a1["mish_jacobian"](c["s"]), jacobian(mish)(np.array(c["s"], dtype=float)))
     for c in cases("A1", "layer_jacobian"):
         W, x, b = (np.array(c[k], dtype=float) for k in ("W", "x", "b"))
-        close(a1["layer_jacobian_x"](c["W"], c["x"], c["b"]), jacobian(lambda v: anp.tanh(anp.dot(W, v) + b))(x))
-        close(a1["layer_jacobian_b"](c["W"], c["x"], c["b"]), jacobian(lambda v: anp.tanh(anp.dot(W, x) + v))(b))
+        close(a1["layer_jacobian_x"](c["W"], c["x"], c["b"]),
+              jacobian(lambda v, W=W, b=b: anp.tanh(anp.dot(W, v) + b))(x))
+        close(a1["layer_jacobian_b"](c["W"], c["x"], c["b"]),
+              jacobian(lambda v, W=W, x=x: anp.tanh(anp.dot(W, x) + v))(b))
     for c in cases("A1", "log_softmax_jacobian"):
         close(a1["log_softmax_jacobian"](c["s"]), jacobian(log_softmax)(np.array(c["s"], dtype=float)))
 
@@ -68,20 +70,20 @@ def test_a1_jacobians(a1):
 def test_a1_vector_jacobian_product_and_tensor(a1):
     for c in cases("A1", "log_softmax_vjp"):
         s, g = np.array(c["s"], dtype=float), c["g"]
-        ref = grad(lambda z: anp.sum(g * log_softmax(z, axis=1)))(s)
+        ref = grad(lambda z, g=g: anp.sum(g * log_softmax(z, axis=1)))(s)
         close(a1["log_softmax_vjp"](c["s"], c["g"]), ref)
     for c in cases("A1", "tensor"):
         W, x, y = (np.array(c[k], dtype=float) for k in ("W", "x", "y"))
-        close(a1["dh_dW_tensor"](c["W"], c["x"]), jacobian(lambda V: anp.tanh(anp.dot(V, x)))(W))
+        close(a1["dh_dW_tensor"](c["W"], c["x"]), jacobian(lambda V, x=x: anp.tanh(anp.dot(V, x)))(W))
         close(a1["squared_loss_grad_W"](c["W"], c["x"], c["y"]),
-              grad(lambda V: 0.5 * anp.sum((y - anp.tanh(anp.dot(V, x))) ** 2))(W))
+              grad(lambda V, x=x, y=y: 0.5 * anp.sum((y - anp.tanh(anp.dot(V, x))) ** 2))(W))
 
 
 def test_a2_layers_and_losses():
     a2 = solution_functions("A2")
     for c in cases("A2", "linear"):
         x, W, b, G = (np.array(c[k], dtype=float) for k in ("x", "W", "b", "dout"))
-        J = lambda x, W, b: anp.sum(G * (anp.dot(x, W.T) + b))  # noqa: E731
+        J = lambda x, W, b, G=G: anp.sum(G * (anp.dot(x, W.T) + b))
         dx, dW, db = a2["linear_backward"](c["dout"], a2["linear_forward"](c["x"], c["W"], c["b"])[1])
         close(dx, grad(J, 0)(x, W, b))
         close(dW, grad(J, 1)(x, W, b))
@@ -89,7 +91,7 @@ def test_a2_layers_and_losses():
     for c in cases("A2", "prelu"):
         x, a, G = (np.array(c[k], dtype=float) for k in ("x", "a", "dout"))
         dx, da = a2["prelu_backward"](c["dout"], a2["prelu_forward"](c["x"], c["a"])[1])
-        close(da, grad(lambda x, a: anp.sum(G * anp.where(x > 0, x, a * x)), 1)(x, a))
+        close(da, grad(lambda x, a, G=G: anp.sum(G * anp.where(x > 0, x, a * x)), 1)(x, a))
         close(dx, G * np.where(x > 0, 1.0, a))  # the subgradient at 0 is the left slope, as stated
     for c in cases("A2", "softmax"):
         S, alpha = np.array(c["scores"], dtype=float), float(c["smoothing"])
@@ -123,7 +125,7 @@ def test_a3_layer_norm():
             G = np.array(c["dout"], dtype=float) if "dout" in c else rng.standard_normal(x.shape)
             out, cache = a3["layernorm_forward"](c["x"], c["gamma"], c["beta"])
             close(out, layer_norm(x, gamma, beta))
-            J = lambda x, g, b: anp.sum(G * layer_norm(x, g, b))  # noqa: E731
+            J = lambda x, g, b, G=G: anp.sum(G * layer_norm(x, g, b))
             dx, dgamma, dbeta = a3["layernorm_backward"](G, cache)
             close(dx, grad(J, 0)(x, gamma, beta))
             close(dgamma, grad(J, 1)(x, gamma, beta))

@@ -137,6 +137,11 @@ def local_target(page: Path, url: str) -> Path:
     return (page.parent / unquote(urlsplit(url).path)).resolve()
 
 
+# The tests that read the build run on one pytest-xdist worker (`make test` uses
+# --dist loadgroup): another worker would only wait for the build's lock.
+pytestmark = pytest.mark.xdist_group("book")
+
+
 @dataclass
 class Build:
     returncode: int
@@ -149,7 +154,9 @@ class Build:
 
 
 def run_build(book: Path, out: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # one BLAS thread per kernel: the other pytest-xdist worker uses the second core
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
     return subprocess.run(
         [sys.executable, str(BUILD_SCRIPT), "--book", str(book), "--out", str(out)],
         capture_output=True, text=True, timeout=BUILD_TIMEOUT, env=env, cwd=ROOT,
@@ -464,7 +471,10 @@ async () => {
   const skip = 'script, style, pre, code, mjx-container, .MathJax, textarea, '
              + 'noscript, .widget-subarea, .jupyter-widgets, svg';
   const raw = [];
-  const tex = /\\\(|\\\)|\\\[|\\\]|\$\$|\\(frac|mathbf|partial|sum|begin|end|operatorname|left|right|lVert|top|odot|cdot|sqrt|alpha|beta|lambda|eta|epsilon)\b|\$[^$\s][^$]{0,80}\$/;
+  const commands = 'frac|mathbf|partial|sum|begin|end|operatorname|left|right|lVert|top|odot|cdot'
+                 + '|sqrt|alpha|beta|lambda|eta|epsilon';
+  const tex = new RegExp('\\\\\\(|\\\\\\)|\\\\\\[|\\\\\\]|\\$\\$|\\\\(' + commands + ')\\b'
+                         + '|\\$[^$\\s][^$]{0,80}\\$');
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
     const node = walker.currentNode;

@@ -1,17 +1,13 @@
 """A feedback page as a student reads it, in headless Chromium.
 
-Grades two A2 submissions (one correct, one with mistakes and a long message),
-opens their feedback pages and checks: nothing wider than the page (messages
-wrap), no raw LaTeX left in the visible text (math is MathML), every graded cell
-in the summary named by its part, and the top of the page giving the total, the
-part scores and the first thing to fix.
+Takes three graded A2 submissions of the sample class (one correct, two with
+mistakes and long messages), opens their feedback pages and checks: nothing
+wider than the page (messages wrap), no raw LaTeX left in the visible text
+(math is MathML), every graded cell in the summary named by its part, and the
+top of the page giving the total, the part scores and the first thing to fix.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -49,21 +45,10 @@ REPORT_JS = r"""
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory):
+def pages(graded_class):
     if not sandbox.mode():
         pytest.fail(f"no sandbox: {sandbox.unavailable_reason()}")
-    base = tmp_path_factory.mktemp("feedback")
-    subs = base / "subs"
-    for student in ("alice_correct", "bob_partial", "dave_transposed_dW"):
-        shutil.copytree(ROOT / "examples" / "class" / "A2" / "submitted" / student, subs / student)
-    course = base / "course"
-    course.mkdir()
-    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "coursekit"), "grade", "A2",
-                          "--submissions", str(subs), "--course-dir", str(course), "--source",
-                          str(ROOT / "solutions"), "--quiet", "--cell-timeout", "3", "--time-limit", "15"],
-                         capture_output=True, text=True, timeout=900,
-                         env={**os.environ, "COURSEKIT_CACHE": str(base / "cache")})
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    course = Path(graded_class("A2").course)  # the sample class's A2, graded once for all the tests
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: run `make browser`")
     from playwright.sync_api import sync_playwright
@@ -80,6 +65,7 @@ def pages(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("class")
 @pytest.mark.parametrize("student", ["alice_correct", "bob_partial", "dave_transposed_dW"])
 def test_feedback_fits_the_page_and_has_no_raw_latex(pages, student):
     report = pages[student]
@@ -88,6 +74,7 @@ def test_feedback_fits_the_page_and_has_no_raw_latex(pages, student):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("class")
 def test_every_summary_entry_is_named_by_its_part_and_the_top_says_what_to_fix(pages):
     for report in pages.values():
         graded = [entry for entry in report["toc"] if "/" in entry or "manual" in entry]

@@ -10,7 +10,6 @@ configuration, a notebook of 20,000 cells and the student's `coursekit validate`
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ import time
 import nbformat
 import pytest
 
+from class_grading import EXTRA, automatic_points, written_points
 from coursekit.grading import sandbox
 from grader_user import account_folder, give_to_account, unprivileged
 
@@ -77,49 +77,64 @@ def expected_rows(assignment: str) -> list:
         return [e for e in csv.DictReader(fh) if e["assignment"] == assignment]
 
 
-def tree_digest(folder) -> str:
-    h = hashlib.sha256()
-    for dirpath, dirs, files in sorted(os.walk(folder)):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            h.update(f"{os.path.relpath(path, folder)}|{st.st_mtime_ns}|".encode())
-            h.update(os.readlink(path).encode() if os.path.islink(path) else open(path, "rb").read())
-    return h.hexdigest()
-
-
 def assignments() -> list:
     return sorted({e["assignment"] for e in csv.DictReader(open(EXPECTED, newline="", encoding="utf-8"))})
 
 
 # ---------------------------------------------------------------------------
-# the sample class, graded as an unprivileged user
+# the sample class (with the solution and the release), graded as an unprivileged user
 # ---------------------------------------------------------------------------
+@pytest.mark.xdist_group("class")
 @pytest.mark.parametrize("assignment", assignments())
-def test_sample_class_as_an_unprivileged_user_gets_every_expected_score_and_reason(assignment):
-    before = tree_digest(CLASS)
-    with account_folder() as course, unprivileged() as run:
-        out = coursekit("grade", assignment, "--submissions", os.path.join(CLASS, assignment), "--quiet",
-                        "--jobs", "2", *LIMITS, "--expect", EXPECTED, course=course, run=run)
-        assert "all match" in out.stdout, out.stdout[-3000:] + out.stderr[-3000:]
-        rows = read_csv(os.path.join(course, "reports", assignment, "grades.csv"))
-        expected = expected_rows(assignment)
-        assert set(rows) == {e["student"] for e in expected}
-        for exp in expected:  # what --expect checked, spelled out
-            row = rows[exp["student"]]
-            assert row["status"] == "graded" and row["isolation"] == ("user" if os.geteuid() == 0 or
-                                                                      sandbox.mode() == "user" else "root")
-            assert float(row["score"]) == pytest.approx(float(exp["score"]), abs=0.01), exp["student"]
-            assert exp["reason_contains"] in row["reason"], (exp["student"], row["reason"])
-        parts = [c for c in next(iter(rows.values())) if c not in (
-            "student", "submission", "status", "score", "max_score", "manual", "reason", "similarity",
-            "isolation", "feedback")]
-        for row in rows.values():  # the per-part columns add up to the total
-            assert sum(float(row[p] or 0) for p in parts) == pytest.approx(float(row["score"]))
-        check_feedback(course, assignment, rows)
-        check_gradebook(course, assignment, rows)
-    assert tree_digest(CLASS) == before  # the instructor's files were only read
+def test_sample_class_as_an_unprivileged_user_gets_every_expected_score_and_reason(graded_class, assignment):
+    graded = graded_class(assignment)
+    assert "all match" in graded.stdout, graded.stdout[-3000:] + graded.stderr[-3000:]
+    rows = read_csv(os.path.join(graded.course, "reports", assignment, "grades.csv"))
+    expected = expected_rows(assignment)
+    assert set(rows) == {e["student"] for e in expected} | set(EXTRA)
+    for exp in expected:  # what --expect checked, spelled out
+        row = rows[exp["student"]]
+        assert row["status"] == "graded" and row["isolation"] == ("user" if os.geteuid() == 0 or
+                                                                  sandbox.mode() == "user" else "root")
+        assert float(row["score"]) == pytest.approx(float(exp["score"]), abs=0.01), exp["student"]
+        assert exp["reason_contains"] in row["reason"], (exp["student"], row["reason"])
+    parts = [c for c in next(iter(rows.values())) if c not in (
+        "student", "submission", "status", "score", "max_score", "manual", "reason", "similarity",
+        "isolation", "feedback")]
+    for row in rows.values():  # the per-part columns add up to the total
+        assert sum(float(row[p] or 0) for p in parts) == pytest.approx(float(row["score"]))
+    check_feedback(graded.course, assignment, rows)
+    check_gradebook(graded.course, assignment, rows)
+    assert graded.digest_after == graded.digest_before  # the submissions were only read
+
+
+@pytest.mark.xdist_group("class")
+@pytest.mark.parametrize("assignment", assignments())
+def test_solutions_score_full_marks_and_releases_zero_and_written_answers_wait_for_a_human(graded_class,
+                                                                                           assignment):
+    rows = read_csv(os.path.join(graded_class(assignment).course, "reports", assignment, "grades.csv"))
+    instructor, release, written = rows["instructor"], rows["release"], written_points(assignment)
+    assert float(release["score"]) == 0 and release["status"] == "graded"
+    assert instructor["reason"] == "" and instructor["status"] == "graded", instructor["reason"]
+    # every automatic point; the written answers wait for a human in formgrader
+    assert float(instructor["score"]) == pytest.approx(automatic_points(assignment))
+    assert float(instructor["max_score"]) == pytest.approx(automatic_points(assignment) + sum(written.values()))
+    assert written, f"{assignment} has no written answer"
+    assert instructor["manual"] == "needs manual grading: " + ", ".join(written)
+    assert all(instructor[gid] == "" for gid in written)
+
+
+@pytest.mark.xdist_group("class")
+def test_pasted_library_code_is_flagged_for_review_and_the_score_is_unchanged(graded_class):
+    course = graded_class("A2").course
+    rows = read_csv(os.path.join(course, "reports", "A2", "grades.csv"))
+    pete = rows["pete_pastes_reference"]
+    assert pete["similarity"].startswith("review: ") and "coursekit/functional.py" in pete["similarity"], pete
+    expected = {e["student"]: e for e in expected_rows("A2")}["pete_pastes_reference"]
+    assert float(pete["score"]) == pytest.approx(float(expected["score"]), abs=0.01)  # a flag, not a penalty
+    report = open(os.path.join(course, "reports", "A2", "similarity.html"), encoding="utf-8").read()
+    assert "pete_pastes_reference &harr; coursekit/functional.py" in report
+    assert "<script" not in report.lower()
 
 
 def check_feedback(course: str, assignment: str, rows: dict) -> None:
@@ -131,9 +146,10 @@ def check_feedback(course: str, assignment: str, rows: dict) -> None:
         assert "<script" not in html.lower() and "mathjax" not in html.lower()
         assert html.count("<math") >= 3
         assert "Part 1 \u2014" in html and "Test cell" not in html
-    autograded = open(os.path.join(course, "autograded", next(iter(rows)), assignment, f"{assignment}.ipynb"),
-                      encoding="utf-8").read()
-    assert "RELU-INPUT-LEAK [[" not in autograded
+    for student in rows:
+        autograded = open(os.path.join(course, "autograded", student, assignment, f"{assignment}.ipynb"),
+                          encoding="utf-8").read()
+        assert "RELU-INPUT-LEAK [[" not in autograded
 
 
 def check_gradebook(course: str, assignment: str, rows: dict) -> None:
@@ -148,45 +164,14 @@ def check_gradebook(course: str, assignment: str, rows: dict) -> None:
 
 
 # ---------------------------------------------------------------------------
-# solutions, releases, the gradebook and manual grading (as root, or as oneself)
+# formgrader and manual grading, on a copy of the graded A2 course
 # ---------------------------------------------------------------------------
-def test_solutions_score_full_marks_and_releases_zero_and_written_answers_wait_for_a_human(tmp_path):
-    subs = tmp_path / "subs"
-    course = tmp_path / "course"
-    course.mkdir()
-    for assignment in assignments():
-        folder = subs / assignment
-        folder.mkdir(parents=True)
-        shutil.copy(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), folder / "instructor.ipynb")
-        shutil.copy(os.path.join(ROOT, "assignments", assignment, f"{assignment}.ipynb"), folder / "release.ipynb")
-        coursekit("grade", assignment, "--submissions", str(folder), "--quiet", *LIMITS, course=str(course))
-        rows = read_csv(course / "reports" / assignment / "grades.csv")
-        instructor, written = rows["instructor"], written_points(assignment)
-        assert float(rows["release"]["score"]) == 0 and rows["release"]["status"] == "graded"
-        assert instructor["reason"] == "", instructor["reason"]
-        # every automatic point; the written answers wait for a human in formgrader
-        assert float(instructor["score"]) == pytest.approx(float(instructor["max_score"]) - sum(written.values()))
-        if written:
-            assert instructor["manual"] == "needs manual grading: " + ", ".join(written)
-            assert all(instructor[gid] == "" for gid in written)
-
-
-def written_points(assignment: str) -> dict:
-    nb = nbformat.read(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in nb.cells
-            if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")}
-
-
-def test_formgrader_sees_the_grades_and_a_manual_grade_reaches_the_next_export(tmp_path):
+@pytest.mark.xdist_group("class")
+def test_formgrader_sees_the_grades_and_a_manual_grade_reaches_the_next_export(graded_class, tmp_path):
     from nbgrader.api import Gradebook
 
     course = str(tmp_path / "course")
-    os.makedirs(course)
-    subs = os.path.join(CLASS, "A2", "submitted")
-    folder = tmp_path / "two" / "submitted"
-    for student in ("alice_correct", "bob_partial"):
-        shutil.copytree(os.path.join(subs, student), folder / student)
-    coursekit("grade", "A2", "--submissions", str(folder), "--quiet", *LIMITS, course=course)
+    shutil.copytree(graded_class("A2").course, course, symlinks=True)
     rows = read_csv(os.path.join(course, "reports", "A2", "grades.csv"))
     assert rows["alice_correct"]["manual"] == "needs manual grading: derivation_written"
     results = os.path.join(course, ".coursekit", "results", "A2")
@@ -202,7 +187,7 @@ def test_formgrader_sees_the_grades_and_a_manual_grade_reaches_the_next_export(t
     assert float(rows["alice_correct"]["score"]) == pytest.approx(15 + 1.5)
     assert rows["alice_correct"]["derivation_written"] == "1.5" and rows["alice_correct"]["manual"] == ""
     assert rows["bob_partial"]["manual"] == "needs manual grading: derivation_written"
-    assert "graded: 2" in out.stdout
+    assert f"graded: {len(rows)}" in out.stdout
     assert stamps == {f: os.stat(os.path.join(results, f)).st_mtime_ns for f in os.listdir(results)}
 
 
@@ -227,7 +212,11 @@ def test_regrading_is_stable_and_a_killed_run_resumes(tmp_path):
     assert 1 <= len(done) < 4
     out = coursekit("grade", "A1", "--submissions", str(subs), "--quiet", *LIMITS, "--expect", EXPECTED,
                     course=course, check=False)
-    assert "differences" not in out.stdout or "not listed" in out.stderr  # only the class subset
+    # only part of the class is here: every other listed student is "not graded"; these four match
+    unexpected = [line for line in out.stderr.splitlines() if line.startswith("UNEXPECTED")]
+    assert unexpected and all(line.endswith(": not graded") for line in unexpected), out.stderr[-3000:]
+    here = [f[:-len(".ipynb")] for f in os.listdir(subs)]
+    assert not any(name in line for line in unexpected for name in here), out.stderr[-3000:]
     for name, stamp in done.items():  # finished students were not graded again
         assert os.stat(os.path.join(results, name)).st_mtime_ns == stamp
     first = read_csv(os.path.join(course, "reports", "A1", "grades.csv"))
@@ -336,13 +325,14 @@ def test_students_validate_their_notebook_without_root_or_a_sandbox(tmp_path):
         assert "PASS linear_visible" in good.stdout and "visible checks pass" in good.stdout
 
 
-def test_cli_help_and_bad_input():
+def test_cli_help_and_bad_input(tmp_path):
+    home = str(tmp_path)  # not the repository: caches (matplotlib's) would land in it
     out = subprocess.run([os.path.join(BIN, "coursekit"), "grade", "--help"], capture_output=True, text=True,
-                         env=env(ROOT), timeout=60)
+                         env=env(home), timeout=60)
     assert out.returncode == 0
     for words in ("--submissions", "sandbox", "grades.csv", "feedback", "--regrade", "--jobs",
                   "--unsafe-no-sandbox", "formgrader"):
         assert words in out.stdout
     out = subprocess.run([os.path.join(BIN, "coursekit"), "grade", "A9", "--submissions", CLASS],
-                         capture_output=True, text=True, env=env(ROOT), timeout=60, cwd=ROOT)
+                         capture_output=True, text=True, env=env(home), timeout=60, cwd=ROOT)
     assert out.returncode == 2 and "unknown assignment 'A9'" in out.stderr
