@@ -9,7 +9,9 @@ Modules
     data        toy and real data sets, splits, standardisation, one-hot
     train       a small, readable training loop
     gradcheck   numerical gradients and gradient-check reports
-    viz         figures; widgets: interactive explorers
+    experiments computations behind the chapters' figures (runs, curves, grids)
+    viz         figures drawn from those computations; widgets: interactive explorers
+    preprocessing  centring, whitening and other input transforms
     autodiff    a small reverse-mode (and forward-mode) autodiff engine on scalars
     pca         principal component analysis
     grading     helpers for the nbgrader assignments

@@ -195,7 +195,8 @@ def selection_leak(n_train: int = 50, n_val: int = 50, d: int = 2000, k: int = 2
     validation rows together.  Returns both validation accuracies per repeat.
     """
     gen = as_generator(rng)
-    honest, leaky = [], []
+    honest: list[float] = []
+    leaky: list[float] = []
     for _ in range(int(repeats)):
         X = gen.standard_normal((n_train + n_val, d))
         y = gen.integers(0, 2, n_train + n_val)
@@ -247,7 +248,8 @@ def digits_mlp(hidden=(100,), dropout: float = 0.0, input_dropout: float = 0.0,
     He initialisation in the hidden layers, Xavier in the output layer.
     """
     gen = as_generator(rng)
-    layers, d = [], int(in_features)
+    layers: list[L.Layer] = []
+    d = int(in_features)
     if input_dropout:
         layers.append(L.Dropout(input_dropout, rng=gen))
     for width in hidden:
@@ -345,19 +347,23 @@ def fit_early_stopping(model, loss, optimizer, X_train, y_train, X_val, y_val, e
     if monitor not in ("val_acc", "val_loss"):
         raise ValueError(f"fit_early_stopping: monitor must be 'val_acc' or 'val_loss', got {monitor!r}")
     sign = 1.0 if monitor == "val_acc" else -1.0
-    best = {"epoch": 0, "score": -np.inf, "params": {k: v.copy() for k, v in model.params.items()}}
+    # the best epoch so far, its score (signed so that higher is better) and a copy of its parameters
+    best_epoch, best_score = 0, -np.inf
+    best_params = {k: v.copy() for k, v in model.params.items()}
 
     def keep_best(epoch, history):
+        nonlocal best_epoch, best_score, best_params
         score = sign * getattr(history, monitor)[-1]
-        if score > best["score"]:
-            best.update(epoch=epoch, score=score, params={k: v.copy() for k, v in model.params.items()})
-        return patience is not None and epoch - best["epoch"] >= patience
+        if score > best_score:
+            best_epoch, best_score = epoch, score
+            best_params = {k: v.copy() for k, v in model.params.items()}
+        return patience is not None and epoch - best_epoch >= patience
 
     history = fit_epochs(model, loss, optimizer, X_train, y_train, X_val, y_val, epochs=epochs,
                          batch_size=batch_size, augment=augment, on_epoch=keep_best, rng=rng)
     last = {k: v.copy() for k, v in model.params.items()}
-    load_params(model, best["params"])
-    return EarlyStopping(history, best["epoch"], sign * best["score"], best["params"], last, len(history))
+    load_params(model, best_params)
+    return EarlyStopping(history, best_epoch, sign * best_score, best_params, last, len(history))
 
 
 def load_params(model, params: dict) -> None:
@@ -421,7 +427,7 @@ def adversarial_fit(model, loss, optimizer, X_train, y_train, eps: float, alpha:
     for _ in range(int(epochs)):
         for Xb, yb in minibatches(X_train, y_train, batch_size, rng=gen):
             X_adv = fgsm(model, loss, Xb, yb, eps)
-            grads = {}
+            grads: dict[str, np.ndarray] = {}
             for weight, inputs in ((alpha, Xb), (1 - alpha, X_adv)):
                 loss.forward(model.forward(inputs, train=True), yb)
                 _backward_params(model, weight * loss.backward())
