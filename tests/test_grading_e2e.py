@@ -286,7 +286,7 @@ def test_nbgrader_with_a_foreign_config_fails_loudly_instead_of_grading_in_the_s
 
 def test_a_notebook_of_twenty_thousand_cells_is_graded_in_time_with_capped_feedback(tmp_path):
     nb = nbformat.read(os.path.join(CLASS, "A2", "submitted", "alice_correct", "A2", "A2.ipynb"), as_version=4)
-    extra = [nbformat.v4.new_code_cell(f"x_{i} = {i}") for i in range(20_000)]
+    extra = [nbformat.v4.new_code_cell(f"x_{i} = {i}", id=f"extra-{i}") for i in range(20_000)]
     nb.cells = nb.cells[:2] + extra + nb.cells[2:]
     subs = tmp_path / "subs"
     subs.mkdir()
