@@ -33,6 +33,7 @@ OWN_TESTS = {
     "coursekit.losses": ("test_layers", "test_core_autograd"),
     "coursekit.init": ("test_init",),
     "coursekit.optim": ("test_optim", "test_train"),
+    "coursekit._numeric": ("test_gradcheck", "test_grading"),  # shared by the checker and the grader
     "coursekit.gradcheck.simple": ("test_gradcheck",),
     "coursekit.gradcheck.engine": ("test_gradcheck",),
     "coursekit.gradcheck.kinks": ("test_gradcheck",),
@@ -233,7 +234,7 @@ CATALOGUE = [
              "        finally:\n            pass\n        grad[i] = (f_up - f_down)"),
     Mutation("numerical_gradient", "checker", f"{GC}.simple", "divides by h instead of 2h",
              "        grad[i] = (f_up - f_down) / (float(up) - float(down))", "        grad[i] = (f_up - f_down) / h"),
-    Mutation("relative_error", "checker", f"{GC}.simple", "normalised by the arrays' largest entry",
+    Mutation("relative_error", "checker", "coursekit._numeric", "normalised by the arrays' largest entry",
              "    errors: Array = np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor)",
              "    errors: Array = np.abs(a - b) / max(float(np.max(np.abs(a) + np.abs(b), initial=0.0)), floor)"),
     Mutation("numerical_jacobian", "checker", f"{GC}.simple", "one column per output (denominator layout)",

@@ -16,6 +16,7 @@ the largest relative error, where, and a verdict PASS / WARN / FAIL / KINK):
 with modes "full", "sparse" and "directional" (engine), kinks told apart from
 errors (kinks) and noise-aware thresholds (report).
 """
+from .._numeric import relative_errors
 from .checkers import LayerState, check_function, check_layer, check_model, check_op
 from .engine import H_TOO_LARGE, H_TOO_SMALL, MODES, NOISE_SAFETY, GradCheckWarning, check_gradients
 from .kinks import KINK_SPREAD
@@ -33,7 +34,7 @@ from .report import (
     GradCheckRow,
     Thresholds,
 )
-from .simple import DEFAULT_H, check_gradient, numerical_gradient, numerical_jacobian, relative_error, relative_errors
+from .simple import DEFAULT_H, check_gradient, numerical_gradient, numerical_jacobian, relative_error
 
 __all__ = [
     "numerical_gradient", "numerical_jacobian", "relative_error", "relative_errors", "check_gradient",

@@ -25,13 +25,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import _checks
+from .._numeric import relative_errors
 from .._rng import as_generator
 from .._types import Array, Seed
 from . import kinks
 from ._probe import Difference, Location, Probe, difference
 from ._validate import count, step, writable_array
 from .report import FLOAT32_THRESHOLDS, FLOAT64_THRESHOLDS, KINK, PASS, GradCheckReport, GradCheckRow, Thresholds
-from .simple import DEFAULT_H, relative_errors
+from .simple import DEFAULT_H
 
 MODES = ("full", "sparse", "directional")
 

@@ -19,10 +19,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._numeric import relative_errors
 from .._types import Array
 from ._probe import Difference, Location, Probe, difference
 from .report import Thresholds
-from .simple import relative_errors
 
 KINK_SPREAD = 0.1
 """On a smooth function the successive changes of the one-sided slopes s_-2, s_-1,

@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from .. import _checks
+from .._numeric import TINY, relative_errors
 from .._types import Array, ArrayLike
 from ._validate import scalar, step, writable_array
 
 DEFAULT_H = 1e-5
 """Default step: about cbrt(eps) for float64, where truncation (h^2) and rounding (eps/h) balance."""
 
-TINY = float(np.finfo(np.float64).tiny)
 
 
 def numerical_gradient(f: Callable[[Array], Any], x: Array, h: float = DEFAULT_H) -> Array:
@@ -82,12 +82,6 @@ def numerical_jacobian(f: Callable[[Array], Any], x: Array, h: float = DEFAULT_H
                              f"{f_up.shape} and {f_down.shape} after perturbing x{list(i)}")
         jac[:, j] = (f_up - f_down).ravel() / (float(up) - float(down))
     return jac
-
-
-def relative_errors(a: Array, b: Array, floor: float = TINY) -> Array:
-    """Entry-wise |a - b| / max(|a| + |b|, floor), for two arrays of one shape."""
-    errors: Array = np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor)
-    return errors
 
 
 def relative_error(a: ArrayLike, b: ArrayLike, floor: float | None = None) -> float:

@@ -41,8 +41,9 @@ SANDBOX_HOME = "/sandbox"
 JOB_DIR = "/job"
 PACKAGE_DIR = os.path.dirname(os.path.abspath(coursekit.__file__))
 # what the runner needs of coursekit, besides the modules an assignment allows
-RUNNER_FILES = ("__init__.py", "grading/__init__.py", "grading/compare.py", "grading/spec.py",
-                "grading/judging.py", "grading/local.py", "grading/protocol.py", "grading/runner.py")
+RUNNER_FILES = ("__init__.py", "_numeric.py", "_types.py", "grading/__init__.py", "grading/compare.py",
+                "grading/spec.py", "grading/judging.py", "grading/local.py", "grading/protocol.py",
+                "grading/runner.py")
 # modules every sandbox holds: the data sets; private modules (``_rng``, ``_checks``, ...)
 # any allowed module imports come too: by convention they hold helpers, never a course answer
 HELPERS = ("data",)
